@@ -1,0 +1,1 @@
+"""SLA clocks and escalation: the working calendar, deadlines and (later) escalation targets."""

@@ -1,0 +1,68 @@
+"""Deployment configuration: every key with its default, in one class.
+
+Values are overridden, in order, by ``instance/helpdesk.cfg``, by ``HELPDESK_*`` environment variables
+(``HELPDESK_SECRET_KEY=...``), by ``DATABASE_URL`` and by the overrides a caller (a test) passes to
+``create_app``. Nothing here is read at import time; ``resolve_paths`` fills what depends on the environment.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, MutableMapping
+
+
+class Config:
+    """Defaults for every configuration key the application reads."""
+
+    SECRET_KEY: str | None = None
+    DATA_DIR: str | None = None  # HELPDESK_DATA_DIR; default: the instance folder
+    SQLALCHEMY_DATABASE_URI: str | None = None  # DATABASE_URL; default: SQLite file in DATA_DIR
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
+    BABEL_DEFAULT_LOCALE = "id"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+    LANGUAGES = ("id", "en")
+    BOOTSTRAP_SERVE_LOCAL = True
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: an officer may keep a form open all day
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    QUEUE_PAGE_SIZE = 50
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCKOUT_MINUTES = 15
+    DEFAULT_OFFICE_NAME = "LPSE"
+    DEFAULT_OFFICE_PREFIX = "LPSE"
+    DEFAULT_OFFICE_TIMEZONE = "Asia/Jakarta"
+    DEFAULT_REGION = "ID"  # phonenumbers default region for numbers typed without +62
+    RUN_JOBS = True
+
+
+def resolve_paths(config: MutableMapping[str, Any], instance_path: str) -> None:
+    """Fill the data directory, database URL and secret key from the environment and defaults."""
+    data_dir = Path(config.get("DATA_DIR") or os.environ.get("HELPDESK_DATA_DIR") or instance_path)
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config["DATA_DIR"] = str(data_dir)
+    if not config.get("SQLALCHEMY_DATABASE_URI"):
+        config["SQLALCHEMY_DATABASE_URI"] = os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'helpdesk.sqlite3'}"
+    config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _instance_secret(data_dir)
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for ``postgresql://`` URLs (SQLAlchemy's default driver is psycopg2)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _instance_secret(data_dir: Path) -> str:
+    """A secret key generated once per data directory, so sessions survive restarts without configuration."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,47 @@
+"""How times, durations and phone numbers are shown to people: Indonesian by default."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from flask_babel import get_locale, gettext, ngettext
+
+ZONE_ABBREVIATIONS = {
+    "Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT",
+}
+
+
+def zone_abbreviation(tz: str) -> str:
+    """WIB, WITA or WIT for Indonesia's zones; the IANA name otherwise."""
+    return ZONE_ABBREVIATIONS.get(tz, tz)
+
+
+def local_datetime(moment: datetime | None, tz: str, *, weekday: bool = True) -> str:
+    """"Selasa, 24 November 2026 10.00 WIB" (or the English form when the officer chose English)."""
+    if moment is None:
+        return ""
+    locale = str(get_locale() or "id")
+    local = moment.astimezone(ZoneInfo(tz))
+    pattern = ("EEEE, " if weekday else "") + ("d MMMM y HH.mm" if locale == "id" else "d MMMM y HH:mm")
+    return f"{format_datetime(local, pattern, locale=locale)} {zone_abbreviation(tz)}"
+
+
+def short_datetime(moment: datetime | None, tz: str) -> str:
+    """"24/11/2026 10.00" in the office's zone, for tables."""
+    if moment is None:
+        return ""
+    locale = str(get_locale() or "id")
+    local = moment.astimezone(ZoneInfo(tz))
+    return format_datetime(local, "dd/MM/y HH.mm" if locale == "id" else "dd/MM/y HH:mm", locale=locale)
+
+
+def working_duration(seconds: float) -> str:
+    """"3 jam 20 menit" of office time; whole working days are not assumed, hours add up."""
+    seconds = abs(seconds)
+    hours, minutes = int(seconds // 3600), int(seconds % 3600 // 60)
+    if hours and minutes:
+        return gettext("%(h)d h %(m)d min", h=hours, m=minutes)
+    if hours:
+        return ngettext("%(num)d hour", "%(num)d hours", hours)
+    return ngettext("%(num)d minute", "%(num)d minutes", max(minutes, 0))

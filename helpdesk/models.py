@@ -1,0 +1,260 @@
+"""The ticket store's tables. Rows change only through the service modules (tickets.py, requesters.py, ...)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event,
+                        func, text)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+from .states import Status
+from .timeutil import UTCDateTime, utcnow
+
+DEFAULT_OFFICE_HOURS: dict[str, list[str] | None] = {
+    # ISO weekday (1 = Monday) -> [opening, closing] local time, or None when closed. Perpres 21/2023 hours.
+    "1": ["07:30", "16:00"], "2": ["07:30", "16:00"], "3": ["07:30", "16:00"], "4": ["07:30", "16:00"],
+    "5": ["07:30", "16:30"], "6": None, "7": None,
+}
+
+
+class Office(db.Model):
+    """One LPSE: its name, ticket prefix, time zone and office hours."""
+
+    __tablename__ = "office"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    ticket_prefix: Mapped[str] = mapped_column(String(12), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Jakarta")
+    hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=lambda: dict(DEFAULT_OFFICE_HOURS))
+    # SKB cuti bersama lets units serving the public roster staff; such an office counts those days as working.
+    staffed_on_cuti_bersama: Mapped[bool] = mapped_column(Boolean, default=False)
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Staff(UserMixin, db.Model):
+    """An officer who logs in. Passwords are stored only as salted hashes."""
+
+    __tablename__ = "staff"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("office.id"))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    office: Mapped[Office] = relationship()
+
+    def set_password(self, password: str) -> None:
+        """Store a salted hash of ``password``."""
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        """Whether ``password`` matches the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
+        return self.active
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class Requester(db.Model):
+    """The person who reported a ticket, found again by email or phone."""
+
+    __tablename__ = "requester"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    organization: Mapped[str | None] = mapped_column(String(200))  # agency (instansi) or company (perusahaan)
+    spse_role: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)  # stored lower-case
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)  # E.164 when it parsed, else as typed
+    phone_valid: Mapped[bool] = mapped_column(Boolean, default=True)
+    address: Mapped[str | None] = mapped_column(Text)
+    npwp: Mapped[str | None] = mapped_column(String(32))
+    spse_user_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Ticket(db.Model):
+    """One reported question or problem, from any channel."""
+
+    __tablename__ = "ticket"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("office.id"))
+    ref: Mapped[str] = mapped_column(String(32), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default=Status.NEW.value)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requester.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    follow_up_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    follow_up_met: Mapped[bool | None] = mapped_column(Boolean)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    calendar_version: Mapped[str] = mapped_column(String(80))
+    # LPSE Support (LKPP) fields
+    application: Mapped[str | None] = mapped_column(String(20))
+    spse_version: Mapped[str | None] = mapped_column(String(40))
+    error_code: Mapped[str | None] = mapped_column(String(200))
+    tender_code: Mapped[str | None] = mapped_column(String(100))
+    ticket_type: Mapped[str | None] = mapped_column(String(20))
+    # Standar LPSE classification
+    is_technical: Mapped[bool | None] = mapped_column(Boolean)
+    kind: Mapped[str | None] = mapped_column(String(20))
+    urgency: Mapped[str | None] = mapped_column(String(20))
+    impact: Mapped[str | None] = mapped_column(String(20))
+    priority: Mapped[str | None] = mapped_column(String(20))
+    # Lower-case subject, description, reference and requester identity, for the queue's text search.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    office: Mapped[Office] = relationship()
+    requester: Mapped[Requester] = relationship()
+    assignee: Mapped[Staff | None] = relationship()
+    events: Mapped[list["TicketEvent"]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id", viewonly=True)
+
+    __table_args__ = (
+        # The queue's order: tickets still awaiting their follow-up first, each group by deadline.
+        Index("ix_ticket_queue", "office_id", text("(first_follow_up_at IS NOT NULL)"), "follow_up_due_at", "id"),
+        Index("ix_ticket_office_status", "office_id", "status"),
+    )
+
+    @property
+    def awaiting_follow_up(self) -> bool:
+        return self.first_follow_up_at is None
+
+
+class TicketEvent(db.Model):
+    """An append-only record of something that happened to a ticket; the ticket page renders these."""
+
+    __tablename__ = "ticket_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    actor_label: Mapped[str] = mapped_column(String(200), default="")  # "sistem", the requester's name, ...
+    body: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+    actor: Mapped[Staff | None] = relationship()
+
+
+@event.listens_for(TicketEvent, "before_update")
+@event.listens_for(TicketEvent, "before_delete")
+def _events_are_append_only(mapper, connection, target: TicketEvent) -> None:
+    raise RuntimeError(f"ticket events are append-only (event {target.id})")
+
+
+class Blob(db.Model):
+    """A content-addressed file in the blob store (DATA_DIR/blobs/ab/cd/<sha256>)."""
+
+    __tablename__ = "blob"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Attachment(db.Model):
+    """A file attached to a ticket (and to the event that brought it), with its original name."""
+
+    __tablename__ = "attachment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_event.id"))
+    blob_sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    blob: Mapped[Blob] = relationship()
+
+
+class OutboxMessage(db.Model):
+    """An outbound message written in the same transaction as its cause; a job delivers it later."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))  # email, sms, voice, webhook
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str | None] = mapped_column(Text)
+    headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    template: Mapped[str | None] = mapped_column(String(100))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_event.id"))
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+
+class HolidayOverride(db.Model):
+    """A correction on top of the `holidays` library: a day added as non-working, or given back as working."""
+
+    __tablename__ = "holiday_override"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    # libur_nasional, cuti_bersama, libur_daerah (local holiday or office closure), kerja (a working day)
+    kind: Mapped[str] = mapped_column(String(20))
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("office.id"))  # None: applies nationally
+    name: Mapped[str] = mapped_column(String(200))
+    source_ref: Mapped[str] = mapped_column(String(300), default="")  # decree (SKB, Keppres, Perbup) or URL
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("day", "office_id", name="uq_holiday_override_day_office"),)
+
+
+class Setting(db.Model):
+    """An operational setting an admin may change; defaults live in settings.py."""
+
+    __tablename__ = "setting"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class Sequence(db.Model):
+    """Named counters (ticket numbers per office and year, queue numbers per day), incremented atomically."""
+
+    __tablename__ = "sequence"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def count_rows(model: type[db.Model]) -> int:
+    """Number of rows in a table."""
+    return db.session.scalar(db.select(func.count()).select_from(model)) or 0

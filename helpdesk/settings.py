@@ -1,0 +1,35 @@
+"""Operational settings (DESIGN.md §3): stored in the database, editable by an admin, with defaults here."""
+from __future__ import annotations
+
+from typing import Any
+
+from .extensions import db
+from .models import Setting, Staff
+
+DEFAULTS: dict[str, Any] = {
+    # Working days between receipt and the follow-up deadline ("paling lama 1 (satu) hari kerja").
+    "sla.follow_up_working_days": 1,
+    # Signature under replies to requesters.
+    "mail.signature": "Helpdesk LPSE",
+}
+
+
+def get_setting(key: str) -> Any:
+    """The stored value of ``key``, or its default."""
+    if key not in DEFAULTS:
+        raise KeyError(f"unknown setting {key!r}")
+    row = db.session.get(Setting, key)
+    return DEFAULTS[key] if row is None else row.value
+
+
+def set_setting(key: str, value: Any, *, actor: Staff | None = None) -> None:
+    """Store ``value`` for ``key``. Flushes, never commits."""
+    if key not in DEFAULTS:
+        raise KeyError(f"unknown setting {key!r}")
+    row = db.session.get(Setting, key)
+    if row is None:
+        db.session.add(Setting(key=key, value=value, updated_by_id=actor.id if actor else None))
+    else:
+        row.value = value
+        row.updated_by_id = actor.id if actor else None
+    db.session.flush()

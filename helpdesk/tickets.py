@@ -1,0 +1,293 @@
+"""The ticket service: the one writer of tickets (DESIGN.md §3).
+
+Every verb changes the ticket row and appends its ticket event in the same transaction. Verbs flush, never
+commit: the caller (a view, a poller, a job) owns the transaction. They raise ``HelpdeskError`` subclasses,
+never HTTP errors, because they run in jobs and pollers too.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import select
+
+from . import settings
+from .calendars import calendar_for
+from .errors import UnknownTicket, ValidationError
+from .extensions import db
+from .models import Office, Requester, Staff, Ticket, TicketEvent
+from .outbox import enqueue_email
+from .requesters import format_phone
+from .sequences import next_value
+from .states import REOPENED_BY_REQUESTER, Status, check_transition
+from .timeutil import as_utc, utcnow
+from .vocab import Application, Channel, Level, ProblemKind, StaffRole, TicketType, Urgency
+
+log = logging.getLogger(__name__)
+
+SYSTEM_LABEL: Final = "Sistem"
+SUBJECT_MAX: Final = 300
+
+# Fields an officer may classify, with the vocabulary each takes (None: free text; bool: yes/no).
+CLASSIFICATION_FIELDS: Final[dict[str, Any]] = {
+    "application": Application, "spse_version": None, "error_code": None, "tender_code": None,
+    "ticket_type": TicketType, "is_technical": bool, "kind": ProblemKind, "urgency": Urgency,
+    "impact": Level, "priority": Level,
+}
+
+# How the requester was told something, for replies and follow-ups.
+TOLD_VIA: Final = ("email", "phone", "walkin", "sms", "whatsapp")
+
+
+# -- lookups ------------------------------------------------------------------------------------------------
+
+def get_by_ref(ref: str) -> Ticket:
+    """The ticket with reference ``ref`` (case-insensitive), or UnknownTicket."""
+    ticket = db.session.scalar(select(Ticket).where(Ticket.ref == ref.strip().upper()))
+    if ticket is None:
+        raise UnknownTicket(ref)
+    return ticket
+
+
+def format_ref(prefix: str, year: int, number: int) -> str:
+    """``<PREFIX>-<YYYY>-<NNNNNN>``."""
+    return f"{prefix}-{year:04d}-{number:06d}"
+
+
+# -- verbs --------------------------------------------------------------------------------------------------
+
+def open_ticket(*, office: Office, requester: Requester, channel: str, subject: str, body: str,
+                received_at: datetime, actor: Staff | None = None, **classification: Any) -> Ticket:
+    """Create a ticket with its reference, its follow-up deadline and its ``created`` event.
+
+    ``received_at`` is when our side got it (IMAP INTERNALDATE, the call, the form submission). The reference
+    is numbered per office and per year of receipt in the office's zone. Flushes, never commits.
+    """
+    if channel not in Channel.__members__.values():
+        raise ValidationError(f"unknown channel {channel!r}")
+    subject = " ".join((subject or "").split())[:SUBJECT_MAX]
+    body = (body or "").strip()
+    if not subject:
+        subject = _subject_from(body)
+    if not subject:
+        raise ValidationError("a ticket needs a subject or a description")
+    received_at = as_utc(received_at)
+    calendar = calendar_for(office)
+    year = calendar.local(received_at).year
+    number = next_value(f"ticket:{office.id}:{year}")
+    due = calendar.follow_up_due(received_at, working_days=int(settings.get_setting("sla.follow_up_working_days")))
+    ticket = Ticket(
+        office_id=office.id, office=office, ref=format_ref(office.ticket_prefix, year, number), channel=channel,
+        subject=subject, description=body, status=Status.NEW.value, requester_id=requester.id,
+        requester=requester, received_at=received_at, follow_up_due_at=as_utc(due),
+        calendar_version=calendar.version,
+    )
+    _apply_classification(ticket, classification)
+    ticket.search_text = _search_text(ticket)
+    db.session.add(ticket)
+    db.session.flush()
+    _record(ticket, "created", actor=actor, body=body, at=received_at,
+            data={"channel": channel, "follow_up_due_at": ticket.follow_up_due_at.isoformat(),
+                  "calendar_version": calendar.version})
+    log.info("%s opened via %s, follow-up due %s", ticket.ref, channel, ticket.follow_up_due_at.isoformat())
+    return ticket
+
+
+def add_message(ticket: Ticket, *, direction: str, body: str, actor: Staff | None = None,
+                via: str | None = None, at: datetime | None = None) -> TicketEvent:
+    """Record a message on the ticket. Flushes, never commits.
+
+    ``inbound``: from the requester; a waiting, pending or resolved ticket comes back to open.
+    ``outbound``: a reply by ``actor`` to the requester, told ``via`` email (queued in the outbox), phone or in
+    person. The first human reply is the ticket's follow-up.
+    """
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError("the message is empty")
+    at = as_utc(at) if at else utcnow()
+    if ticket.status == Status.CLOSED:
+        raise ValidationError(f"{ticket.ref} is closed; a new message needs a new ticket")
+    if direction == "inbound":
+        event = _record(ticket, "message_received", body=body, at=at, actor_label=ticket.requester.name,
+                        data={"via": via or ticket.channel})
+        ticket.search_text = (ticket.search_text + "\n" + body.lower())[-20000:]
+        if ticket.status in REOPENED_BY_REQUESTER:
+            _move(ticket, Status.OPEN, actor=None, at=at, reason="requester_replied")
+        return event
+    if direction != "outbound":
+        raise ValueError(f"direction must be inbound or outbound, not {direction!r}")
+    if actor is None:
+        raise ValidationError("a reply needs the officer who wrote it")
+    via = via or ("email" if ticket.requester.email else ticket.channel)
+    if via not in TOLD_VIA:
+        raise ValidationError(f"unknown way to reach the requester: {via!r}")
+    if via == "email" and not ticket.requester.email:
+        raise ValidationError("the requester has no email address; record the reply as told by phone or in person")
+    data: dict[str, Any] = {"via": via}
+    message = None
+    if via == "email":
+        message = enqueue_email(to=ticket.requester.email, template="staff-reply", ticket=ticket,
+                                reply=body, officer=actor, signature=settings.get_setting("mail.signature"))
+        data["outbox_id"] = message.id
+    event = _record(ticket, "replied", actor=actor, body=body, at=at, data=data)
+    if message is not None:
+        message.event_id = event.id
+    if ticket.status == Status.NEW:
+        _move(ticket, Status.OPEN, actor=actor, at=at)
+    _record_follow_up(ticket, at=at, how="reply", actor=actor)
+    return event
+
+
+def add_note(ticket: Ticket, *, body: str, actor: Staff, at: datetime | None = None) -> TicketEvent:
+    """Record an internal note, never shown to the requester. Flushes, never commits."""
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError("the note is empty")
+    return _record(ticket, "note_added", actor=actor, body=body, at=as_utc(at) if at else utcnow())
+
+
+def change_status(ticket: Ticket, new: str, *, actor: Staff | None, note: str = "",
+                  at: datetime | None = None) -> TicketEvent:
+    """Move the ticket to ``new`` if the transition table allows it, else raise InvalidTransition.
+
+    Resolving counts as the follow-up when none happened yet. Escalating needs a target: use ``escalate``.
+    Flushes, never commits.
+    """
+    if new == Status.ESCALATED:
+        raise ValidationError("escalating needs a target; use escalate()")
+    at = as_utc(at) if at else utcnow()
+    event = _move(ticket, Status(new), actor=actor, at=at, note=note)
+    if new == Status.RESOLVED:
+        _record_follow_up(ticket, at=at, how="resolution", actor=actor)
+    return event
+
+
+def resolve(ticket: Ticket, *, actor: Staff | None, solution: str, at: datetime | None = None) -> TicketEvent:
+    """Mark the ticket resolved with the solution given. Flushes, never commits."""
+    if not (solution or "").strip():
+        raise ValidationError("write the solution before resolving")
+    return change_status(ticket, Status.RESOLVED, actor=actor, note=solution, at=at)
+
+
+def reopen(ticket: Ticket, *, actor: Staff | None, reason: str, at: datetime | None = None) -> TicketEvent:
+    """Bring a resolved ticket back to open. Flushes, never commits."""
+    return change_status(ticket, Status.OPEN, actor=actor, note=reason, at=at)
+
+
+def assign(ticket: Ticket, assignee: Staff | None, *, actor: Staff | None,
+           at: datetime | None = None) -> TicketEvent | None:
+    """Give the ticket to ``assignee`` (None: unassign). Returns None when nothing changed. Flushes."""
+    if assignee is not None and (not assignee.active or assignee.office_id != ticket.office_id):
+        raise ValidationError("tickets go only to active officers of the ticket's office")
+    if ticket.assignee_id == (assignee.id if assignee else None):
+        return None
+    previous = ticket.assignee
+    ticket.assignee = assignee
+    ticket.assignee_id = assignee.id if assignee else None
+    log.info("%s assigned to %s", ticket.ref, assignee.email if assignee else "nobody")
+    return _record(ticket, "assigned", actor=actor, at=as_utc(at) if at else utcnow(), data={
+        "from": previous.id if previous else None, "from_name": previous.name if previous else None,
+        "to": assignee.id if assignee else None, "to_name": assignee.name if assignee else None})
+
+
+def escalate(ticket: Ticket, *, role: str, actor: Staff | None, reason: str, requester_told: bool = False,
+             at: datetime | None = None) -> TicketEvent:
+    """Hand the ticket to a more competent role inside the office (internal tier). Flushes, never commits.
+
+    When the requester was told (an escalation notice), that is the ticket's follow-up.
+    """
+    if role not in StaffRole.__members__.values():
+        raise ValidationError(f"unknown role {role!r}")
+    at = as_utc(at) if at else utcnow()
+    check_transition(ticket.status, Status.ESCALATED)
+    _move(ticket, Status.ESCALATED, actor=actor, at=at)
+    event = _record(ticket, "escalated", actor=actor, body=reason.strip(), at=at,
+                    data={"tier": "internal", "role": role, "requester_told": requester_told})
+    if requester_told:
+        _record_follow_up(ticket, at=at, how="escalation_notice", actor=actor)
+    return event
+
+
+def classify(ticket: Ticket, *, actor: Staff | None, at: datetime | None = None,
+             **changes: Any) -> TicketEvent | None:
+    """Change the LPSE Support fields and the Standar LPSE classification. None when nothing changed."""
+    before = {field: getattr(ticket, field) for field in changes}
+    _apply_classification(ticket, changes)
+    diff = {field: [before[field], getattr(ticket, field)]
+            for field in changes if before[field] != getattr(ticket, field)}
+    if not diff:
+        return None
+    return _record(ticket, "classified", actor=actor, at=as_utc(at) if at else utcnow(), data={"changes": diff})
+
+
+# -- internals ----------------------------------------------------------------------------------------------
+
+def _record(ticket: Ticket, kind: str, *, actor: Staff | None = None, actor_label: str | None = None,
+            body: str = "", data: dict[str, Any] | None = None, at: datetime | None = None) -> TicketEvent:
+    event = TicketEvent(
+        ticket_id=ticket.id, kind=kind, actor_id=actor.id if actor else None,
+        actor_label=actor_label or (actor.name if actor else SYSTEM_LABEL), body=body, data=data or {},
+        created_at=at or utcnow(),
+    )
+    db.session.add(event)
+    ticket.updated_at = utcnow()
+    db.session.flush()
+    return event
+
+
+def _move(ticket: Ticket, new: Status, *, actor: Staff | None, at: datetime, note: str = "",
+          reason: str | None = None) -> TicketEvent:
+    old = ticket.status
+    check_transition(old, new)
+    ticket.status = new.value
+    if new == Status.RESOLVED:
+        ticket.resolved_at = at
+    elif new == Status.CLOSED:
+        ticket.closed_at = at
+    elif new == Status.OPEN and old == Status.RESOLVED:
+        ticket.resolved_at = None
+    log.info("%s %s -> %s", ticket.ref, old, new.value)
+    data: dict[str, Any] = {"from": old, "to": new.value}
+    if reason:
+        data["reason"] = reason
+    return _record(ticket, "status_changed", actor=actor, body=note.strip(), at=at, data=data)
+
+
+def _record_follow_up(ticket: Ticket, *, at: datetime, how: str, actor: Staff | None) -> None:
+    """Stop the follow-up clock at the first follow-up, recording whether it met the deadline."""
+    if ticket.first_follow_up_at is not None:
+        return
+    ticket.first_follow_up_at = at
+    ticket.follow_up_met = at <= ticket.follow_up_due_at
+    _record(ticket, "followed_up", actor=actor, at=at, data={
+        "how": how, "met": ticket.follow_up_met, "due": ticket.follow_up_due_at.isoformat()})
+
+
+def _apply_classification(ticket: Ticket, values: dict[str, Any]) -> None:
+    for field, value in values.items():
+        if field not in CLASSIFICATION_FIELDS:
+            raise ValidationError(f"unknown ticket field {field!r}")
+        vocab = CLASSIFICATION_FIELDS[field]
+        if value == "":
+            value = None
+        if value is not None and vocab is bool and not isinstance(value, bool):
+            raise ValidationError(f"{field} must be yes or no")
+        if value is not None and vocab not in (None, bool) and value not in vocab.__members__.values():
+            raise ValidationError(f"unknown {field} {value!r}")
+        if isinstance(value, str):
+            value = value.strip()[:200] or None
+        setattr(ticket, field, value)
+
+
+def _search_text(ticket: Ticket) -> str:
+    requester = ticket.requester
+    parts = [ticket.ref, ticket.subject, ticket.description, requester.name, requester.organization or "",
+             requester.email or "", requester.phone or "", format_phone(requester.phone), ticket.tender_code or "",
+             ticket.error_code or ""]
+    return "\n".join(part for part in parts if part).lower()[:20000]
+
+
+def _subject_from(body: str) -> str:
+    first = next((line.strip() for line in body.splitlines() if line.strip()), "")
+    return first[:80] + ("…" if len(first) > 80 else "")

@@ -1,8 +1,58 @@
-"""The staff web application: one blueprint per area."""
+"""The staff web application: one blueprint per area, thin handlers over the services."""
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, render_template
+from flask_babel import get_locale
+from flask_wtf.csrf import CSRFError
+
+from .. import formatting
+from ..extensions import db, login_manager
+from ..models import Staff
+from ..requesters import format_phone
+from ..states import STATUS_LABELS, Status
+from ..vocab import Application, Channel, Level, ProblemKind, SpseRole, StaffRole, TicketType, Urgency, label
 
 
 def init_app(app: Flask) -> None:
     """Register blueprints, template helpers and error pages."""
+    from . import admin, auth, phone, queue, tickets
+
+    for module in (auth, queue, tickets, phone, admin):
+        app.register_blueprint(module.bp)
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None  # the login page explains itself
+    login_manager.user_loader(lambda staff_id: db.session.get(Staff, int(staff_id)))
+
+    app.jinja_env.filters.update(
+        local_datetime=formatting.local_datetime, short_datetime=formatting.short_datetime,
+        working_duration=formatting.working_duration, phone=format_phone,
+    )
+    app.jinja_env.globals.update(
+        status_label=lambda value: STATUS_LABELS.get(Status(value), value),
+        channel_label=lambda value: label(Channel, value), role_label=lambda value: label(StaffRole, value),
+        spse_role_label=lambda value: label(SpseRole, value),
+        application_label=lambda value: label(Application, value),
+        ticket_type_label=lambda value: label(TicketType, value), kind_label=lambda value: label(ProblemKind, value),
+        urgency_label=lambda value: label(Urgency, value), level_label=lambda value: label(Level, value),
+        current_locale=lambda: str(get_locale() or "id"), zone_abbreviation=formatting.zone_abbreviation,
+    )
+
+    @app.errorhandler(404)
+    def not_found(error):
+        return render_template("web/error.html", code=404), 404
+
+    @app.errorhandler(403)
+    def forbidden(error):
+        return render_template("web/error.html", code=403), 403
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(error):
+        return render_template("web/error.html", code=400, csrf=True), 400
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response

@@ -1,0 +1,20 @@
+"""Who may see what: every staff page needs a login; some need a role."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user, login_required
+
+
+def admin_required(view):
+    """Only system administrators."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,194 @@
+"""The ticket page and its actions. Each action is one service call and one commit."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from escalation.sla import SLA_LABELS, sla_state
+
+from .. import tickets
+from ..blobs import blob_path
+from ..calendars import calendar_for
+from ..errors import HelpdeskError, InvalidTransition, UnknownTicket
+from ..extensions import db
+from ..models import Attachment, Staff, Ticket
+from ..requesters import count_tickets, earlier_tickets
+from ..staff import office_staff
+from ..states import STATUS_LABELS, TRANSITIONS, Status, allowed_moves
+from ..timeutil import utcnow
+from .forms import AssignForm, ClassificationForm, EscalateForm, NoteForm, ReplyForm, StatusForm
+
+bp = Blueprint("tickets", __name__, url_prefix="/tickets")
+
+
+def _ticket_or_404(ref: str) -> Ticket:
+    """The ticket of the officer's office with this reference, or a 404 page."""
+    try:
+        ticket = tickets.get_by_ref(ref)
+    except UnknownTicket:
+        abort(404)
+    if ticket.office_id != current_user.office_id:
+        abort(404)
+    return ticket
+
+
+def _forms(ticket: Ticket) -> dict:
+    reply = ReplyForm(prefix="reply")
+    if not ticket.requester.email:
+        reply.via.choices = [c for c in reply.via.choices if c[0] != "email"]
+    elif request.method == "GET":
+        reply.via.data = "email"
+    status = StatusForm(prefix="status")
+    status.set_moves(allowed_moves(ticket.status))
+    assign = AssignForm(prefix="assign")
+    assign.assignee.choices = [("", _("— nobody —"))] + [(str(s.id), s.name) for s in office_staff(ticket.office_id)]
+    if request.method == "GET":
+        assign.assignee.data = str(ticket.assignee_id or "")
+    classification = ClassificationForm(prefix="cls", obj=None if request.method == "POST" else ticket)
+    if request.method == "GET":
+        classification.is_technical.data = {True: "yes", False: "no"}.get(ticket.is_technical, "")
+    return {"reply_form": reply, "note_form": NoteForm(prefix="note"), "status_form": status,
+            "assign_form": assign, "escalate_form": EscalateForm(prefix="esc"), "classification_form": classification}
+
+
+def _render(ticket: Ticket, status_code: int = 200, **forms):
+    now = utcnow()
+    calendar = calendar_for(ticket.office)
+    all_forms = _forms(ticket)
+    all_forms.update(forms)
+    state = sla_state(due=ticket.follow_up_due_at, first_follow_up_at=ticket.first_follow_up_at, now=now,
+                      calendar=calendar)
+    left = calendar.working_seconds(now, ticket.follow_up_due_at) if ticket.first_follow_up_at is None else None
+    attachments = db.session.scalars(db.select(Attachment).where(Attachment.ticket_id == ticket.id)).all()
+    return render_template(
+        "web/tickets/show.html", ticket=ticket, office=ticket.office, sla=state, sla_label=SLA_LABELS[state],
+        left=left, earlier=earlier_tickets(ticket.requester, limit=10, exclude_id=ticket.id),
+        requester_total=count_tickets(ticket.requester), attachments=attachments,
+        can_escalate=Status.ESCALATED in TRANSITIONS[Status(ticket.status)], **all_forms,
+    ), status_code
+
+
+@bp.get("/<ref>")
+@login_required
+def show(ref: str):
+    """The ticket: requester card, SLA clock, timeline and actions."""
+    ticket = _ticket_or_404(ref)
+    if ref != ticket.ref:
+        return redirect(url_for(".show", ref=ticket.ref))
+    return _render(ticket)[0]
+
+
+def _act(ticket: Ticket, form, action, success: str, form_name: str):
+    """Validate ``form``, run ``action`` and commit; on bad input show the page again with the form marked."""
+    if not form.validate_on_submit():
+        db.session.rollback()
+        flash(_("Please check the marked fields."), "danger")
+        return _render(ticket, 422, **{form_name: form})
+    try:
+        action()
+        db.session.commit()
+    except InvalidTransition as exc:
+        db.session.rollback()
+        flash(_("This status change is not allowed: %(old)s → %(new)s. Nothing was changed.",
+                old=STATUS_LABELS[Status(exc.old)], new=STATUS_LABELS[Status(exc.new)]), "danger")
+        return redirect(url_for(".show", ref=ticket.ref))
+    except HelpdeskError as exc:
+        db.session.rollback()
+        flash(_("Not saved: %(reason)s", reason=str(exc)), "danger")
+        return redirect(url_for(".show", ref=ticket.ref))
+    flash(success, "success")
+    return redirect(url_for(".show", ref=ticket.ref))
+
+
+@bp.post("/<ref>/reply")
+@login_required
+def reply(ref: str):
+    """Reply to the requester: queued in the outbox when sent by email."""
+    ticket = _ticket_or_404(ref)
+    form = _forms(ticket)["reply_form"]
+    return _act(ticket, form, lambda: tickets.add_message(
+        ticket, direction="outbound", body=form.body.data, actor=current_user, via=form.via.data),
+        _("Reply recorded."), "reply_form")
+
+
+@bp.post("/<ref>/note")
+@login_required
+def note(ref: str):
+    """Add an internal note."""
+    ticket = _ticket_or_404(ref)
+    form = NoteForm(prefix="note")
+    return _act(ticket, form, lambda: tickets.add_note(ticket, body=form.body.data, actor=current_user),
+                _("Note added."), "note_form")
+
+
+@bp.post("/<ref>/status")
+@login_required
+def status(ref: str):
+    """Move the ticket to a status the transition table allows."""
+    ticket = _ticket_or_404(ref)
+    form = StatusForm(prefix="status")
+    form.set_moves(allowed_moves(ticket.status))
+    requested = request.form.get("status-status", "")
+    if requested not in Status.__members__.values():
+        abort(400)
+    if Status(requested) not in allowed_moves(ticket.status):
+        # Not offered on the page (stale page or forged post): say so and change nothing.
+        flash(_("This status change is not allowed: %(old)s → %(new)s. Nothing was changed.",
+                old=STATUS_LABELS[Status(ticket.status)], new=STATUS_LABELS[Status(requested)]), "danger")
+        return redirect(url_for(".show", ref=ticket.ref))
+
+    def change() -> None:
+        if requested == Status.RESOLVED:
+            tickets.resolve(ticket, actor=current_user, solution=form.note.data or "")
+        else:
+            tickets.change_status(ticket, requested, actor=current_user, note=form.note.data or "")
+
+    return _act(ticket, form, change, _("Status changed."), "status_form")
+
+
+@bp.post("/<ref>/assign")
+@login_required
+def assign(ref: str):
+    """Give the ticket to an officer of the office, or to nobody."""
+    ticket = _ticket_or_404(ref)
+    form = _forms(ticket)["assign_form"]
+
+    def change() -> None:
+        assignee = db.session.get(Staff, int(form.assignee.data)) if form.assignee.data else None
+        tickets.assign(ticket, assignee, actor=current_user)
+
+    return _act(ticket, form, change, _("Assignment saved."), "assign_form")
+
+
+@bp.post("/<ref>/escalate")
+@login_required
+def escalate(ref: str):
+    """Hand the ticket to a more competent role in the office."""
+    ticket = _ticket_or_404(ref)
+    form = EscalateForm(prefix="esc")
+    return _act(ticket, form, lambda: tickets.escalate(
+        ticket, role=form.role.data, actor=current_user, reason=form.reason.data,
+        requester_told=form.requester_told.data), _("Ticket escalated."), "escalate_form")
+
+
+@bp.post("/<ref>/classify")
+@login_required
+def classify(ref: str):
+    """Edit the LPSE Support fields and the Standar LPSE classification."""
+    ticket = _ticket_or_404(ref)
+    form = ClassificationForm(prefix="cls")
+    return _act(ticket, form, lambda: tickets.classify(ticket, actor=current_user, **form.values()),
+                _("Classification saved."), "classification_form")
+
+
+@bp.get("/<ref>/attachments/<int:attachment_id>")
+@login_required
+def attachment(ref: str, attachment_id: int):
+    """Download an attachment, byte-exact, as a file (never rendered inline)."""
+    ticket = _ticket_or_404(ref)
+    item = db.session.get(Attachment, attachment_id)
+    if item is None or item.ticket_id != ticket.id:
+        abort(404)
+    return send_file(blob_path(item.blob_sha256), mimetype=item.content_type, as_attachment=True,
+                     download_name=item.filename)

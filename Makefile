@@ -33,11 +33,11 @@ $(VENV)/.installed-test: $(VENV)/.venv-created setup.cfg pyproject.toml
 
 # Compiled catalogues (.mo) are build products, made from the .po files in the repository.
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile --use-fuzzy -q -d helpdesk/translations -D messages
+	$(BIN)/pybabel compile --statistics -d helpdesk/translations -D messages
 
 extract-messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext -o helpdesk/translations/messages.pot .
-	$(BIN)/pybabel update -q -i helpdesk/translations/messages.pot -d helpdesk/translations -D messages
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o helpdesk/translations/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching -i helpdesk/translations/messages.pot -d helpdesk/translations -D messages
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/queue.py

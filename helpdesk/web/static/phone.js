@@ -25,7 +25,7 @@
     info.replaceChildren();
     if (!result.number) { return; }
     if (!result.valid) {
-      info.appendChild(text("div", info.getAttribute("data-invalid") || "Nomor tidak dikenali; disimpan apa adanya.", "text-warning-emphasis"));
+      info.appendChild(text("div", info.getAttribute("data-invalid"), "text-warning-emphasis"));
       return;
     }
     info.appendChild(text("div", result.display, "text-body-secondary"));

@@ -5,8 +5,8 @@ assignments, escalations and resolutions with past ``at`` times), so events, fol
 are exactly what real use would have produced. The ``now`` passed in is the only clock; the same ``now`` gives
 the same data. Flushes, never commits: the caller commits.
 
-Requesters' addresses use the reserved ``example.com`` domain, so queued demo replies in the outbox can never
-reach a real person.
+Suppliers' addresses use the reserved ``example.com`` domain and agencies' the made-up regency's
+``sukamajukab.go.id``, so the demo replies queued in the outbox cannot reach a real person.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from escalation.sla import SlaState, sla_state
 from . import settings, tickets
 from .calendars import calendar_for, forget_calendars
 from .extensions import db
-from .models import DEFAULT_OFFICE_HOURS, Office, Requester, Staff, Ticket
+from .models import DEFAULT_OFFICE_HOURS, Office, Requester, Staff, Ticket, count_rows
 from .requesters import find_or_create_requester
 from .staff import create_staff
 from .states import Status
@@ -108,7 +108,7 @@ STORIES: Final = [
     (Status.PENDING, "met", 3), (Status.PENDING, "missed", 1),
     (Status.ESCALATED, "met", 3), (Status.ESCALATED, "missed", 1),
     (Status.WAITING, "met", 3), (Status.WAITING, "missed", 1),
-    (Status.RESOLVED, "met", 7), (Status.RESOLVED, "missed", 2),
+    (Status.RESOLVED, "met", 8), (Status.RESOLVED, "missed", 2),
     (Status.CLOSED, "met", 15), (Status.CLOSED, "missed", 3), (Status.CLOSED, "spam", 1),
 ]
 AWAITING: Final = ("overdue", "due_today", "on_track")
@@ -125,8 +125,7 @@ class Topic:
     reply: str
     solution: str
     classification: dict[str, Any]
-    ask: str = ("Mohon dikirimkan tangkapan layar pesan yang muncul, kode tender/paket, serta peramban yang "
-                "dipakai agar dapat kami periksa.")
+    ask: str | None = None  # what an officer asks for before answering; else ASK_TECHNICAL or ASK_IDENTITY
     escalate_to: str | None = None
     escalate_reason: str = ""
     channels: tuple[str, ...] = ()  # when only some channels make sense
@@ -374,6 +373,10 @@ STILL_BROKEN: Final = [
     "Mohon maaf, setelah dicoba lagi masalahnya masih muncul.",
     "Tadi sempat bisa, tetapi sekarang error yang sama muncul lagi.",
 ]
+ASK_TECHNICAL: Final = ("Mohon dikirimkan tangkapan layar pesan yang muncul, kode tender/paket, serta peramban "
+                        "yang dipakai agar dapat kami periksa.")
+ASK_IDENTITY: Final = ("Agar dapat kami bantu, mohon dilengkapi nama perusahaan/instansi, User ID SPSE, dan kode "
+                       "paket atau tender yang dimaksud.")
 THANKS: Final = "Terima kasih atas penjelasannya, akan kami coba."
 PENDING_REPLY: Final = ("Laporan Bapak/Ibu sudah kami terima dan sedang kami koordinasikan dengan pihak terkait, "
                         "sehingga untuk sementara berstatus pending. Kami akan mengabari kembali setelah ada hasil.")
@@ -433,7 +436,7 @@ def fill_demo(*, now: datetime | None = None) -> str:
     now = as_utc(now) if now is not None else utcnow()
     rng = random.Random(SEED)
     office = _office()
-    staff = _staff(office)
+    staff, kept_admin = _staff(office)
     requesters = [find_or_create_requester(name=name, organization=org, spse_role=role, email=email, phone=phone)
                   for name, org, role, email, phone in REQUESTERS]
     calendar = calendar_for(office)
@@ -441,7 +444,7 @@ def fill_demo(*, now: datetime | None = None) -> str:
                        working_days=int(settings.get_setting("sla.follow_up_working_days")))
     plans = planner.plan_all(requesters)
     opened = [_apply(plan, office) for plan in sorted(plans, key=lambda p: p.received_at)]
-    return _summary(office, staff, requesters, opened, calendar, now)
+    return _summary(office, staff, kept_admin, opened, calendar, now)
 
 
 # -- office, staff ------------------------------------------------------------------------------------------
@@ -462,8 +465,8 @@ def _office() -> Office:
     return office
 
 
-def _staff(office: Office) -> dict[str, list[Staff]]:
-    """Officers by role; an admin already in the office (made by ``helpdesk init``) is kept as it is."""
+def _staff(office: Office) -> tuple[dict[str, list[Staff]], Staff | None]:
+    """Officers by role, and the admin already in the office (made by ``helpdesk init``), kept as it is."""
     by_role: dict[str, list[Staff]] = {}
     existing_admin = db.session.scalar(select(Staff).where(
         Staff.office_id == office.id, Staff.role == StaffRole.ADMIN.value).order_by(Staff.id).limit(1))
@@ -475,7 +478,7 @@ def _staff(office: Office) -> dict[str, list[Staff]]:
             officer = db.session.scalar(select(Staff).where(Staff.email == email)) or create_staff(
                 office=office, email=email, name=name, role=role.value, password=PASSWORD, phone=phone)
         by_role.setdefault(role.value, []).append(officer)
-    return by_role
+    return by_role, existing_admin
 
 
 # -- planning -----------------------------------------------------------------------------------------------
@@ -533,7 +536,7 @@ class _Planner:
                 "tender": f"10{self.rng.randint(100_000, 999_999)}000", "rup": str(self.rng.randint(40_000_000, 59_999_999))}
         wanted = [outcome] + [o for o in AWAITING if o != outcome] if outcome in AWAITING else [outcome]
         for target in wanted:  # "due today" cannot happen after closing time: fall back to another awaiting state
-            for _ in range(400):
+            for _ in range(1500):
                 received = self._receipt(channel)
                 officer = self._officer(topic)
                 opener = officer if channel in STAFFED_CHANNELS else None
@@ -568,10 +571,18 @@ class _Planner:
 
     def office(self, after: datetime, low: float, high: float) -> datetime:
         """An office-hours moment ``low``..``high`` minutes (of wall time) after ``after``."""
-        moment = self.calendar.next_opening(after + timedelta(minutes=self.rng.uniform(low, high)))
+        wanted = after + timedelta(minutes=self.rng.uniform(low, high))
+        moment = self.calendar.next_opening(wanted)
+        if moment != wanted:  # the office was closed: done some time after opening, not all at 07:30 sharp
+            moment += timedelta(minutes=self.rng.uniform(3, 75))
         return self._not_after_now(moment)
 
+    def soon(self, after: datetime) -> datetime:
+        """A minute after ``after``: the second half of one action (reply, then mark pending)."""
+        return self._not_after_now(after + timedelta(minutes=1))
+
     def anytime(self, after: datetime, low: float, high: float) -> datetime:
+        """A moment ``low``..``high`` minutes after ``after``, at any hour (requesters write at night too)."""
         return self._not_after_now(after + timedelta(minutes=self.rng.uniform(low, high)))
 
     def _not_after_now(self, moment: datetime) -> datetime:
@@ -595,7 +606,7 @@ class _Planner:
                        {"assignee": officer, "actor": officer})]
         if channel not in STAFFED_CHANNELS:
             steps.append(_Step(self.office(steps[-1].at, 1, 15), "classify",
-                               {"actor": officer, **self._classification(topic, fill)}))
+                               {"actor": officer, **_classification(topic, fill)}))
         first = self._follow_up_time(steps[-1].at, received, due, outcome, channel)
         via = self._via(channel, requester, received, first)
         steps += self._after_follow_up(topic, status, outcome, first, officer, via, channel, fill)
@@ -608,7 +619,7 @@ class _Planner:
         if status == Status.OPEN:
             at = self.office(received, 5, 90)
             steps += [_Step(at, "assign", {"assignee": officer, "actor": officer}),
-                      _Step(at + timedelta(minutes=1), "change_status", {"new": Status.OPEN.value, "actor": officer})]
+                      _Step(self.soon(at), "change_status", {"new": Status.OPEN.value, "actor": officer})]
             if self.rng.random() < 0.7:
                 self._try(steps, lambda: _Step(self.office(at, 10, 120), "add_note",
                                                {"body": self.rng.choice(NOTES), "actor": officer}))
@@ -644,8 +655,10 @@ class _Planner:
                          via: str, channel: str, fill: dict[str, str]) -> list[_Step]:
         """The first follow-up and what comes after it, ending in ``status``."""
         rng = self.rng
+        ask = topic.ask or (ASK_TECHNICAL if topic.classification.get("is_technical") else ASK_IDENTITY)
         text = {key: value.format(**fill) for key, value in
-                (("reply", topic.reply), ("solution", topic.solution), ("reason", topic.escalate_reason))}
+                (("reply", topic.reply), ("solution", topic.solution), ("reason", topic.escalate_reason),
+                 ("ask", ask))}
         holder = self._holder(topic)
         reply = lambda at, body: _Step(at, "add_message", {"direction": "outbound", "body": body, "actor": officer,
                                                             "via": via})
@@ -659,17 +672,17 @@ class _Planner:
             else:
                 steps = [reply(first, text["reply"]),
                          _Step(self.office(first, 20, 600), "escalate", {**escalate, "requester_told": False})]
-            steps.append(_Step(steps[-1].at + timedelta(minutes=1), "assign", {"assignee": holder, "actor": officer}))
+            steps.append(_Step(self.soon(steps[-1].at), "assign", {"assignee": holder, "actor": officer}))
             self._try(steps, lambda: _Step(self.office(steps[-1].at, 30, 900), "add_note",
                                            {"body": rng.choice(NOTES), "actor": holder}))
             return steps
         if status == Status.PENDING:
             return [reply(first, PENDING_REPLY),
-                    _Step(first + timedelta(minutes=1), "change_status", {"new": Status.PENDING.value, "actor": officer,
+                    _Step(self.soon(first), "change_status", {"new": Status.PENDING.value, "actor": officer,
                                                                          "note": "Menunggu jawaban Admin PPE/LKPP."})]
         if status == Status.WAITING:
-            return [reply(first, topic.ask),
-                    _Step(first + timedelta(minutes=1), "change_status", {"new": Status.WAITING.value,
+            return [reply(first, text["ask"]),
+                    _Step(self.soon(first), "change_status", {"new": Status.WAITING.value,
                                                                          "actor": officer})]
         if outcome == "reopened":  # resolved in time, then the requester says it came back
             steps = [_Step(first, "resolve", {"actor": officer, "solution": text["solution"]})]
@@ -696,8 +709,8 @@ class _Planner:
         if roll < 0.3:
             return [_Step(first, "resolve", {"actor": officer, "solution": text["solution"]})]
         if roll < 0.55:
-            steps = [reply(first, topic.ask),
-                     _Step(first + timedelta(minutes=1), "change_status", {"new": Status.WAITING.value,
+            steps = [reply(first, text["ask"]),
+                     _Step(self.soon(first), "change_status", {"new": Status.WAITING.value,
                                                                           "actor": officer})]
             steps.append(inbound(self.anytime(first, 30, 1440), self.rng.choice(INFO_SENT)))
             steps.append(_Step(self.office(steps[-1].at, 20, 600), "resolve",
@@ -707,7 +720,7 @@ class _Planner:
             steps = [reply(first, text["reply"]),
                      _Step(self.office(first, 10, 240), "escalate", {
                          "role": topic.escalate_to, "actor": officer, "reason": text["reason"]})]
-            steps.append(_Step(steps[-1].at + timedelta(minutes=1), "assign", {"assignee": holder, "actor": officer}))
+            steps.append(_Step(self.soon(steps[-1].at), "assign", {"assignee": holder, "actor": officer}))
             steps.append(_Step(self.office(steps[-1].at, 30, 1440), "resolve",
                                {"actor": holder, "solution": text["solution"]}))
             return steps
@@ -726,23 +739,25 @@ class _Planner:
             return "email" if requester.email else "phone"
         return REPLY_VIA[channel]
 
-    @staticmethod
-    def _classification(topic: Topic, fill: dict[str, str]) -> dict[str, Any]:
-        values = dict(topic.classification)
-        if "{tender}" in topic.subject + topic.body:
-            values["tender_code"] = fill["tender"]
-        return values
 
 
 # -- applying -----------------------------------------------------------------------------------------------
 
+def _classification(topic: Topic, fill: dict[str, str]) -> dict[str, Any]:
+    """The topic's LPSE Support fields and Standar LPSE classification, with its tender code."""
+    values = dict(topic.classification)
+    if "{tender}" in topic.subject + topic.body:
+        values["tender_code"] = fill["tender"]
+    return values
+
+
 def _apply(plan: _Plan, office: Office) -> Ticket:
     """Open the planned ticket and run its steps through the ticket service."""
-    known = {}
+    known: dict[str, Any] = {}
     if plan.opener is not None:  # an officer took the call or the visit and classified it there
-        known = _Planner._classification(plan.topic, plan.fill)
+        known = _classification(plan.topic, plan.fill)
     elif plan.channel == Channel.WEB:  # the web form asks for the application and the codes
-        known = {key: value for key, value in _Planner._classification(plan.topic, plan.fill).items()
+        known = {key: value for key, value in _classification(plan.topic, plan.fill).items()
                  if key in ("application", "tender_code", "error_code")}
     ticket = tickets.open_ticket(
         office=office, requester=plan.requester, channel=plan.channel, subject=plan.topic.subject.format(**plan.fill),
@@ -754,7 +769,7 @@ def _apply(plan: _Plan, office: Office) -> Ticket:
 
 # -- summary ------------------------------------------------------------------------------------------------
 
-def _summary(office: Office, staff: dict[str, list[Staff]], requesters: list[Requester], opened: list[Ticket],
+def _summary(office: Office, staff: dict[str, list[Staff]], kept_admin: Staff | None, opened: list[Ticket],
              calendar: WorkingCalendar, now: datetime) -> str:
     by_status = Counter(t.status for t in opened)
     by_channel = Counter(t.channel for t in opened)
@@ -762,22 +777,19 @@ def _summary(office: Office, staff: dict[str, list[Staff]], requesters: list[Req
                                calendar=calendar) for t in opened if t.status != Status.CLOSED or t.first_follow_up_at)
     first, last = (calendar.local(t.received_at) for t in (opened[0], opened[-1]))
     admin = staff[StaffRole.ADMIN.value][0]
-    officers = sum(len(group) for group in staff.values())
+    passwords = f"password {PASSWORD!r}"
+    if kept_admin is not None:
+        passwords += f"; the admin {kept_admin.email} made by `helpdesk init` was kept as it was"
     return (
-        f"Demo data loaded for {office.name} ({office.ticket_prefix}, {office.timezone}): {officers} staff in "
-        f"{len(staff)} roles (password {PASSWORD!r}"
-        f"{'' if admin.email == f'admin@{STAFF_DOMAIN}' and _is_demo_password(admin) else '; admin ' + admin.email + ' keeps its own'}), "
-        f"{len(requesters)} requesters and {len(opened)} tickets ({opened[0].ref} to {opened[-1].ref}) received "
-        f"{first:%Y-%m-%d} to {last:%Y-%m-%d}. "
-        f"Channels: {_counts(by_channel, [c.value for c in Channel])}. "
-        f"Statuses: {_counts(by_status, [s.value for s in Status])}. "
-        f"Follow-up clock now: {_counts(by_sla, [s.value for s in SlaState])}. "
+        f"Demo data loaded for {office.name} ({office.ticket_prefix}, {office.timezone}): "
+        f"{sum(len(group) for group in staff.values())} staff in {len(staff)} roles ({passwords}), "
+        f"{count_rows(Requester)} requesters and {len(opened)} tickets, {opened[0].ref} to {opened[-1].ref}, "
+        f"received {first:%Y-%m-%d} to {last:%Y-%m-%d}. "
+        f"Channels: {_counts(by_channel, list(Channel))}. "
+        f"Statuses: {_counts(by_status, list(Status))}. "
+        f"Follow-up clock at {calendar.local(now):%Y-%m-%d %H:%M %Z}: {_counts(by_sla, list(SlaState))}. "
         f"Log in as {admin.email}."
     )
-
-
-def _is_demo_password(officer: Staff) -> bool:
-    return officer.check_password(PASSWORD)
 
 
 def _counts(counter: Counter, order: list[str]) -> str:

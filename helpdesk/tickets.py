@@ -212,6 +212,7 @@ def escalate(ticket: Ticket, *, role: str, actor: Staff | None, reason: str, req
 def classify(ticket: Ticket, *, actor: Staff | None, at: datetime | None = None,
              **changes: Any) -> TicketEvent | None:
     """Change the LPSE Support fields and the Standar LPSE classification. None when nothing changed."""
+    changes = _clean_classification(changes)  # refuses unknown fields and values before anything changes
     before = {field: getattr(ticket, field) for field in changes}
     _apply_classification(ticket, changes)
     diff = {field: [before[field], getattr(ticket, field)]
@@ -265,6 +266,13 @@ def _record_follow_up(ticket: Ticket, *, at: datetime, how: str, actor: Staff | 
 
 
 def _apply_classification(ticket: Ticket, values: dict[str, Any]) -> None:
+    for field, value in _clean_classification(values).items():
+        setattr(ticket, field, value)
+
+
+def _clean_classification(values: dict[str, Any]) -> dict[str, Any]:
+    """The values checked against CLASSIFICATION_FIELDS, or ValidationError for the first bad one."""
+    cleaned: dict[str, Any] = {}
     for field, value in values.items():
         if field not in CLASSIFICATION_FIELDS:
             raise ValidationError(f"unknown ticket field {field!r}")
@@ -277,7 +285,8 @@ def _apply_classification(ticket: Ticket, values: dict[str, Any]) -> None:
             raise ValidationError(f"unknown {field} {value!r}")
         if isinstance(value, str):
             value = value.strip()[:200] or None
-        setattr(ticket, field, value)
+        cleaned[field] = value
+    return cleaned
 
 
 def _search_text(ticket: Ticket) -> str:

@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, RadioField, SelectField, StringField,
                      SubmitField, TextAreaField)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from ..states import STATUS_LABELS
@@ -13,12 +14,17 @@ from ..vocab import (Application, Level, ProblemKind, SpseRole, StaffRole, Ticke
 ESCALATION_ROLES = ("verifikator", "admin_ppe", "kepala")
 
 
-def role_choices() -> list[tuple[str, object]]:
-    return choices(StaffRole)
+def options(pairs) -> list[SelectChoice]:
+    """WTForms choices from ``(value, label)`` pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
-def escalation_role_choices() -> list[tuple[str, object]]:
-    return [pair for pair in choices(StaffRole) if pair[0] in ESCALATION_ROLES]
+def role_choices() -> list[SelectChoice]:
+    return options(choices(StaffRole))
+
+
+def escalation_role_choices() -> list[SelectChoice]:
+    return options(pair for pair in choices(StaffRole) if pair[0] in ESCALATION_ROLES)
 
 
 class LoginForm(FlaskForm):
@@ -41,17 +47,17 @@ class PhoneLogForm(FlaskForm):
     tender_code = StringField(_l("Tender/package code"), validators=[Optional(), Length(max=100)])
     question = TextAreaField(_l("Question"), validators=[DataRequired(), Length(max=10000)])
     answer = TextAreaField(_l("What was answered"), validators=[Optional(), Length(max=10000)])
-    outcome = RadioField(_l("Outcome"), default="answered", validators=[DataRequired()], choices=[
+    outcome = RadioField(_l("Outcome"), default="answered", validators=[DataRequired()], choices=options([
         ("answered", _l("Answered now")), ("pending", _l("Pending: follow up later")),
         ("escalate", _l("Escalate")),
-    ])
+    ]))
     escalate_role = SelectField(_l("Escalate to"), choices=[], validators=[Optional()])
     submit = SubmitField(_l("Save call"))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.spse_role.choices = choices(SpseRole, blank="—")
-        self.application.choices = choices(Application, blank="—")
+        self.spse_role.choices = options(choices(SpseRole, blank="—"))
+        self.application.choices = options(choices(Application, blank="—"))
         self.escalate_role.choices = escalation_role_choices()
 
     def validate_answer(self, field) -> None:
@@ -61,10 +67,10 @@ class PhoneLogForm(FlaskForm):
 
 class ReplyForm(FlaskForm):
     body = TextAreaField(_l("Reply to the requester"), validators=[DataRequired(), Length(max=20000)])
-    via = SelectField(_l("Sent or told via"), choices=[
+    via = SelectField(_l("Sent or told via"), choices=options([
         ("email", _l("Email (queued for sending)")), ("phone", _l("Told by phone")),
         ("walkin", _l("Told in person")),
-    ])
+    ]))
     submit = SubmitField(_l("Send reply"))
 
 
@@ -79,7 +85,7 @@ class StatusForm(FlaskForm):
     submit = SubmitField(_l("Change status"))
 
     def set_moves(self, moves) -> None:
-        self.status.choices = [(status.value, STATUS_LABELS[status]) for status in moves]
+        self.status.choices = options((status.value, STATUS_LABELS[status]) for status in moves)
 
 
 class AssignForm(FlaskForm):
@@ -104,8 +110,9 @@ class ClassificationForm(FlaskForm):
     error_code = StringField(_l("Error code"), validators=[Optional(), Length(max=200)])
     tender_code = StringField(_l("Tender/package code"), validators=[Optional(), Length(max=100)])
     ticket_type = SelectField(_l("Ticket type"), choices=[], validators=[Optional()])
-    is_technical = SelectField(_l("Technical"), choices=[("", "—"), ("yes", _l("Technical")),
-                                                         ("no", _l("Non-technical"))], validators=[Optional()])
+    is_technical = SelectField(_l("Technical"), choices=options([("", "—"), ("yes", _l("Technical")),
+                                                                 ("no", _l("Non-technical"))]),
+                               validators=[Optional()])
     kind = SelectField(_l("Kind"), choices=[], validators=[Optional()])
     urgency = SelectField(_l("Urgency"), choices=[], validators=[Optional()])
     impact = SelectField(_l("Impact"), choices=[], validators=[Optional()])
@@ -114,12 +121,12 @@ class ClassificationForm(FlaskForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.application.choices = choices(Application, blank="—")
-        self.ticket_type.choices = choices(TicketType, blank="—")
-        self.kind.choices = choices(ProblemKind, blank="—")
-        self.urgency.choices = choices(Urgency, blank="—")
-        self.impact.choices = choices(Level, blank="—")
-        self.priority.choices = choices(Level, blank="—")
+        self.application.choices = options(choices(Application, blank="—"))
+        self.ticket_type.choices = options(choices(TicketType, blank="—"))
+        self.kind.choices = options(choices(ProblemKind, blank="—"))
+        self.urgency.choices = options(choices(Urgency, blank="—"))
+        self.impact.choices = options(choices(Level, blank="—"))
+        self.priority.choices = options(choices(Level, blank="—"))
 
     def values(self) -> dict[str, object]:
         """The fields as the ticket service takes them."""

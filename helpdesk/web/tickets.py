@@ -17,7 +17,7 @@ from ..requesters import count_tickets, earlier_tickets
 from ..staff import office_staff
 from ..states import STATUS_LABELS, TRANSITIONS, Status, allowed_moves
 from ..timeutil import utcnow
-from .forms import AssignForm, ClassificationForm, EscalateForm, NoteForm, ReplyForm, StatusForm
+from .forms import AssignForm, options, ClassificationForm, EscalateForm, NoteForm, ReplyForm, StatusForm
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 
@@ -36,13 +36,14 @@ def _ticket_or_404(ref: str) -> Ticket:
 def _forms(ticket: Ticket) -> dict:
     reply = ReplyForm(prefix="reply")
     if not ticket.requester.email:
-        reply.via.choices = [c for c in reply.via.choices if c[0] != "email"]
+        reply.via.choices = [c for c in reply.via.choices if c.value != "email"]
     elif request.method == "GET":
         reply.via.data = "email"
     status = StatusForm(prefix="status")
     status.set_moves(allowed_moves(ticket.status))
     assign = AssignForm(prefix="assign")
-    assign.assignee.choices = [("", _("— nobody —"))] + [(str(s.id), s.name) for s in office_staff(ticket.office_id)]
+    assign.assignee.choices = options([("", _("— nobody —"))] +
+                                      [(str(s.id), s.name) for s in office_staff(ticket.office_id)])
     if request.method == "GET":
         assign.assignee.data = str(ticket.assignee_id or "")
     classification = ClassificationForm(prefix="cls", obj=None if request.method == "POST" else ticket)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
+
 from helpdesk import tickets
 from helpdesk.errors import ValidationError
 from helpdesk.models import Office, Staff, Ticket
@@ -44,7 +46,7 @@ def log_call(call: PhoneCall, *, office: Office, officer: Staff) -> Ticket:
     answer = call.answer.strip()
     if call.outcome == CallOutcome.ANSWERED:
         if not answer:
-            raise ValidationError("write what was answered")
+            raise ValidationError(_l("Write what was answered, or choose another outcome."))
         tickets.add_message(ticket, direction="outbound", body=answer, actor=officer, via="phone")
         tickets.resolve(ticket, actor=officer, solution=answer)
     elif call.outcome == CallOutcome.PENDING:
@@ -53,6 +55,6 @@ def log_call(call: PhoneCall, *, office: Office, officer: Staff) -> Ticket:
         tickets.change_status(ticket, "pending", actor=officer)
     else:
         if not call.escalate_role:
-            raise ValidationError("choose who the call is escalated to")
+            raise ValidationError(_l("Choose who the call is escalated to."))
         tickets.escalate(ticket, role=call.escalate_role, actor=officer, reason=answer, requester_told=True)
     return ticket

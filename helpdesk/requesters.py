@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import phonenumbers
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from .errors import ValidationError
@@ -80,11 +81,11 @@ def find_or_create_requester(*, name: str, email: str | None = None, phone: str 
     erase what is known.
     """
     if spse_role and spse_role not in SpseRole.__members__.values():
-        raise ValidationError(f"unknown SPSE role {spse_role!r}")
+        raise ValidationError(_l("Unknown SPSE role %(role)s.", role=repr(spse_role)))
     email = normalise_email(email)
     parsed = normalise_phone(phone)
     if not (name and name.strip()) and not email and parsed is None:
-        raise ValidationError("a requester needs a name, an email address or a phone number")
+        raise ValidationError(_l("A requester needs a name, an email address or a phone number."))
     requester = find_requester(email=email, phone=phone)
     if requester is None:
         requester = Requester(name=(name or "").strip() or (email or (parsed.value if parsed else "")))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from .errors import ValidationError
@@ -21,13 +22,13 @@ def create_staff(*, office: Office, email: str, name: str, role: str, password: 
     """Add an officer. Flushes, never commits."""
     email = normalise_email(email) or ""
     if "@" not in email:
-        raise ValidationError("a valid email address is required")
+        raise ValidationError(_l("A valid email address is required."))
     if role not in StaffRole.__members__.values():
-        raise ValidationError(f"unknown role {role!r}")
+        raise ValidationError(_l("Unknown role %(role)s.", role=repr(role)))
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise ValidationError(_l("The password needs at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
     if db.session.scalar(select(Staff).where(Staff.email == email)) is not None:
-        raise ValidationError(f"{email} already has an account")
+        raise ValidationError(_l("%(email)s already has an account.", email=email))
     staff = Staff(office_id=office.id, office=office, email=email, name=name.strip(), role=role, phone=phone)
     staff.set_password(password)
     db.session.add(staff)
@@ -39,11 +40,11 @@ def update_staff(staff: Staff, *, name: str, role: str, active: bool, phone: str
                  password: str | None = None) -> None:
     """Change an officer's details; a blank password keeps the current one. Flushes, never commits."""
     if role not in StaffRole.__members__.values():
-        raise ValidationError(f"unknown role {role!r}")
+        raise ValidationError(_l("Unknown role %(role)s.", role=repr(role)))
     if staff.role == StaffRole.ADMIN and (role != StaffRole.ADMIN or not active) and _active_admins() <= 1:
-        raise ValidationError("the last active administrator cannot be removed")
+        raise ValidationError(_l("The last active administrator cannot be removed or demoted."))
     if password and len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise ValidationError(_l("The password needs at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
     staff.name, staff.role, staff.active, staff.phone = name.strip(), role, active, phone
     if password:
         staff.set_password(password)

@@ -10,6 +10,7 @@ import logging
 from datetime import datetime
 from typing import Any, Final
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from . import settings
@@ -65,13 +66,13 @@ def open_ticket(*, office: Office, requester: Requester, channel: str, subject: 
     is numbered per office and per year of receipt in the office's zone. Flushes, never commits.
     """
     if channel not in Channel.__members__.values():
-        raise ValidationError(f"unknown channel {channel!r}")
+        raise ValidationError(_l("Unknown channel %(channel)s.", channel=repr(channel)))
     subject = " ".join((subject or "").split())[:SUBJECT_MAX]
     body = (body or "").strip()
     if not subject:
         subject = _subject_from(body)
     if not subject:
-        raise ValidationError("a ticket needs a subject or a description")
+        raise ValidationError(_l("A ticket needs a subject or a description."))
     received_at = as_utc(received_at)
     calendar = calendar_for(office)
     year = calendar.local(received_at).year
@@ -104,10 +105,10 @@ def add_message(ticket: Ticket, *, direction: str, body: str, actor: Staff | Non
     """
     body = (body or "").strip()
     if not body:
-        raise ValidationError("the message is empty")
+        raise ValidationError(_l("The message is empty."))
     at = as_utc(at) if at else utcnow()
     if ticket.status == Status.CLOSED:
-        raise ValidationError(f"{ticket.ref} is closed; a new message needs a new ticket")
+        raise ValidationError(_l("%(ref)s is closed; a new message needs a new ticket.", ref=ticket.ref))
     if direction == "inbound":
         event = _record(ticket, "message_received", body=body, at=at, actor_label=ticket.requester.name,
                         data={"via": via or ticket.channel})
@@ -118,12 +119,13 @@ def add_message(ticket: Ticket, *, direction: str, body: str, actor: Staff | Non
     if direction != "outbound":
         raise ValueError(f"direction must be inbound or outbound, not {direction!r}")
     if actor is None:
-        raise ValidationError("a reply needs the officer who wrote it")
+        raise ValidationError(_l("A reply needs the officer who wrote it."))
     via = via or ("email" if ticket.requester.email else ticket.channel)
     if via not in TOLD_VIA:
-        raise ValidationError(f"unknown way to reach the requester: {via!r}")
+        raise ValidationError(_l("Unknown way to reach the requester: %(via)s.", via=repr(via)))
     if via == "email" and not ticket.requester.email:
-        raise ValidationError("the requester has no email address; record the reply as told by phone or in person")
+        raise ValidationError(_l("The requester has no email address; record the reply as told by phone or in "
+                                  "person."))
     data: dict[str, Any] = {"via": via}
     message = None
     if via == "email":
@@ -143,7 +145,7 @@ def add_note(ticket: Ticket, *, body: str, actor: Staff, at: datetime | None = N
     """Record an internal note, never shown to the requester. Flushes, never commits."""
     body = (body or "").strip()
     if not body:
-        raise ValidationError("the note is empty")
+        raise ValidationError(_l("The note is empty."))
     return _record(ticket, "note_added", actor=actor, body=body, at=as_utc(at) if at else utcnow())
 
 
@@ -155,7 +157,7 @@ def change_status(ticket: Ticket, new: str, *, actor: Staff | None, note: str = 
     Flushes, never commits.
     """
     if new == Status.ESCALATED:
-        raise ValidationError("escalating needs a target; use escalate()")
+        raise ValidationError(_l("Escalating needs a target: use the escalation form."))
     at = as_utc(at) if at else utcnow()
     event = _move(ticket, Status(new), actor=actor, at=at, note=note)
     if new == Status.RESOLVED:
@@ -166,7 +168,7 @@ def change_status(ticket: Ticket, new: str, *, actor: Staff | None, note: str = 
 def resolve(ticket: Ticket, *, actor: Staff | None, solution: str, at: datetime | None = None) -> TicketEvent:
     """Mark the ticket resolved with the solution given. Flushes, never commits."""
     if not (solution or "").strip():
-        raise ValidationError("write the solution before resolving")
+        raise ValidationError(_l("Write the solution before resolving."))
     return change_status(ticket, Status.RESOLVED, actor=actor, note=solution, at=at)
 
 
@@ -179,7 +181,7 @@ def assign(ticket: Ticket, assignee: Staff | None, *, actor: Staff | None,
            at: datetime | None = None) -> TicketEvent | None:
     """Give the ticket to ``assignee`` (None: unassign). Returns None when nothing changed. Flushes."""
     if assignee is not None and (not assignee.active or assignee.office_id != ticket.office_id):
-        raise ValidationError("tickets go only to active officers of the ticket's office")
+        raise ValidationError(_l("Tickets go only to active officers of the ticket's office."))
     if ticket.assignee_id == (assignee.id if assignee else None):
         return None
     previous = ticket.assignee
@@ -198,7 +200,7 @@ def escalate(ticket: Ticket, *, role: str, actor: Staff | None, reason: str, req
     When the requester was told (an escalation notice), that is the ticket's follow-up.
     """
     if role not in StaffRole.__members__.values():
-        raise ValidationError(f"unknown role {role!r}")
+        raise ValidationError(_l("Unknown role %(role)s.", role=repr(role)))
     at = as_utc(at) if at else utcnow()
     check_transition(ticket.status, Status.ESCALATED)
     _move(ticket, Status.ESCALATED, actor=actor, at=at)
@@ -275,14 +277,14 @@ def _clean_classification(values: dict[str, Any]) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     for field, value in values.items():
         if field not in CLASSIFICATION_FIELDS:
-            raise ValidationError(f"unknown ticket field {field!r}")
+            raise ValidationError(_l("Unknown ticket field %(field)s.", field=repr(field)))
         vocab = CLASSIFICATION_FIELDS[field]
         if value == "":
             value = None
         if value is not None and vocab is bool and not isinstance(value, bool):
-            raise ValidationError(f"{field} must be yes or no")
+            raise ValidationError(_l("%(field)s must be yes or no.", field=field))
         if value is not None and vocab not in (None, bool) and value not in vocab.__members__.values():
-            raise ValidationError(f"unknown {field} {value!r}")
+            raise ValidationError(_l("Unknown value %(value)s for %(field)s.", value=repr(value), field=field))
         if isinstance(value, str):
             value = value.strip()[:200] or None
         cleaned[field] = value

@@ -46,7 +46,8 @@ class PhoneLogForm(FlaskForm):
     application = SelectField(_l("Application"), choices=[], validators=[Optional()])
     tender_code = StringField(_l("Tender/package code"), validators=[Optional(), Length(max=100)])
     question = TextAreaField(_l("Question"), validators=[DataRequired(), Length(max=10000)])
-    answer = TextAreaField(_l("What was answered"), validators=[Optional(), Length(max=10000)])
+    # No Optional(): it would stop the chain before validate_answer, which needs the answer when "answered".
+    answer = TextAreaField(_l("What was answered"), validators=[Length(max=10000)])
     outcome = RadioField(_l("Outcome"), default="answered", validators=[DataRequired()], choices=options([
         ("answered", _l("Answered now")), ("pending", _l("Pending: follow up later")),
         ("escalate", _l("Escalate")),

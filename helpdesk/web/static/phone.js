@@ -46,6 +46,7 @@
         var link = text("a", t.ref);
         link.href = t.url;
         link.target = "_blank";
+        link.tabIndex = -1;  // keep the keyboard path: number, name, question, answer, outcome, save
         item.appendChild(link);
         item.appendChild(document.createTextNode(" " + t.subject + " — " + t.status + " (" + t.received + ")"));
         list.appendChild(item);

@@ -1,0 +1,139 @@
+"""The pages people use, in headless Chromium (Debian's package, driven by Playwright; no browser download).
+
+An officer logs in, logs a phone call from the keyboard alone while the caller is looked up as the number is
+typed, and finds the call in the queue with its one-working-day deadline. CSRF protection is on, as in
+production.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Iterator
+
+import pytest
+
+from helpdesk.calendars import calendar_for
+from helpdesk.extensions import db
+from helpdesk.formatting import short_datetime
+from helpdesk.models import Ticket
+
+from .servers.live import live_server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _chromium_path() -> str | None:
+    for candidate in ("chromium", "chromium-browser"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless Chromium for the session; missing Chromium is a skip locally and a failure in CI."""
+    path = _chromium_path()
+    if path is None:
+        message = "Debian's chromium is not installed (make test installs it: scripts/ensure-chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def site(app):
+    app.config["WTF_CSRF_ENABLED"] = True
+    with live_server(app) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser, site):
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="id-ID")
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    yield tab
+    context.close()
+
+
+def test_officer_logs_a_call_from_the_keyboard_and_finds_it_in_the_queue(
+        page, site, office, make_staff, make_requester, make_ticket):
+    officer = make_staff(name="Dewi Lestari", email="dewi@lpse.example.go.id")
+    caller = make_requester(name="Hendra Wijaya", organization="CV Bangun Persada", phone="0813-7777-8888",
+                            spse_role="penyedia", email="hendra@bangun.example.co.id")
+    earlier = make_ticket(requester=caller, subject="Lupa password SPSE", status="closed")
+
+    page.goto(f"{site}/login")
+    page.fill("#email", officer.email)
+    page.fill("#password", "rahasia123")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{site}/tickets")
+
+    page.get_by_role("link", name="Catat telepon").first.click()
+    page.wait_for_url(f"{site}/phone/new")
+    # The number field has focus: type it and the caller is found as it is typed.
+    page.keyboard.type("0813 7777 8888")
+    page.locator("#caller-tickets").get_by_text(earlier.ref).wait_for()
+    assert page.input_value("#name") == "Hendra Wijaya"
+    assert page.input_value("#organization") == "CV Bangun Persada"
+    page.keyboard.press("Tab")          # name (filled by the lookup)
+    page.keyboard.press("Tab")          # question
+    page.keyboard.type("Dokumen penawaran gagal diunggah, muncul pesan 'file terenkripsi rusak'.")
+    page.keyboard.press("Tab")          # what was answered
+    page.keyboard.type("Diminta mengenkripsi ulang dengan SPAMKodok versi terbaru; akan kami cek ke LKPP.")
+    page.keyboard.press("Tab")          # outcome: "answered now" has focus
+    page.keyboard.press("ArrowRight")   # pending
+    page.keyboard.press("Tab")          # the save button (the hidden escalation choice is skipped)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{site}/tickets/TST-*")
+
+    ticket = db.session.query(Ticket).filter(Ticket.id != earlier.id).one()
+    assert ticket.status == "pending" and ticket.requester_id == caller.id and ticket.channel == "phone"
+    assert page.locator("#ticket-ref").inner_text() == ticket.ref
+    assert "Pending" in page.locator("[data-status]").first.inner_text()
+
+    page.get_by_role("link", name="Antrean").first.click()
+    row = page.locator(f'tr[data-ref="{ticket.ref}"]')
+    row.wait_for()
+    due = ticket.follow_up_due_at
+    assert due == calendar_for(office).follow_up_due(ticket.received_at)
+    assert short_datetime(due, office.timezone) in row.inner_text()
+    assert "Hendra Wijaya" in row.inner_text()
+    page.screenshot(path=str(_artifact("queue-after-phone-call.png")), full_page=True)
+
+
+def test_ctrl_enter_saves_the_phone_form_and_marks_missing_fields(page, site, make_staff):
+    officer = make_staff()
+    page.goto(f"{site}/login")
+    page.fill("#email", officer.email)
+    page.fill("#password", "rahasia123")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{site}/tickets")
+    page.goto(f"{site}/phone/new")
+    page.keyboard.type("0812 1234 5678")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")  # name left empty on purpose
+    page.keyboard.type("Bagaimana cara melihat jadwal tender?")
+    page.keyboard.press("Control+Enter")
+    page.locator("#name.is-invalid").wait_for()
+    assert page.input_value("#question") == "Bagaimana cara melihat jadwal tender?"  # nothing typed is lost
+    assert db.session.query(Ticket).count() == 0
+
+
+def _artifact(name: str):
+    from pathlib import Path
+
+    folder = Path(os.environ.get("HELPDESK_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "instance"
+                                 / "test-artifacts"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name

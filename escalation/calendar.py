@@ -107,13 +107,16 @@ class WorkingCalendar:
         if override is not None:
             if override.kind == WORKING_OVERRIDE:
                 return None
-            return DayOff(day, override.kind, override.name, override.source)
-        public = _library_days("public").get(day)
-        if public is not None:
-            return DayOff(day, "libur_nasional", public, f"holidays {library_version()}")
-        collective = _library_days("government").get(day)
-        if collective is not None and not self.staffed_on_cuti_bersama:
-            return DayOff(day, "cuti_bersama", collective, f"holidays {library_version()}")
+            # An office staffed on cuti bersama works on an added cuti bersama day too; weekends still apply.
+            if not (override.kind == "cuti_bersama" and self.staffed_on_cuti_bersama):
+                return DayOff(day, override.kind, override.name, override.source)
+        else:
+            public = _library_days("public").get(day)
+            if public is not None:
+                return DayOff(day, "libur_nasional", public, f"holidays {library_version()}")
+            collective = _library_days("government").get(day)
+            if collective is not None and not self.staffed_on_cuti_bersama:
+                return DayOff(day, "cuti_bersama", collective, f"holidays {library_version()}")
         if self.hours[day.isoweekday()] is None:
             return DayOff(day, "weekend", day.strftime("%A"), "")
         return None

@@ -97,7 +97,7 @@ def postgresql_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sa.E
             connection.execute(sa.text("SELECT 1"))
     except sa.exc.OperationalError as exc:
         engine.dispose()
-        reason = f"PostgreSQL at {PG_URL_ENV} cannot be reached: {str(exc.orig).strip()}"
+        reason = f"PostgreSQL at {PG_URL_ENV} cannot be reached: {' '.join(str(exc.orig).split())}"
         if os.environ.get("CI") == "true":
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
@@ -194,6 +194,7 @@ def office(make_office: Callable[..., Office]) -> Office:
 def make_staff(office: Office) -> Callable[..., Staff]:
     """``make_staff(role=, email=, name=, password=, office=)`` through helpdesk.staff.create_staff."""
     counter = itertools.count(1)
+    default_office = office
 
     def _make_staff(role: str = "helpdesk", email: str | None = None, name: str | None = None,
                     password: str = PASSWORD, office: Office | None = None) -> Staff:
@@ -202,8 +203,6 @@ def make_staff(office: Office) -> Callable[..., Staff]:
                              name=name or f"Petugas {n}", role=role, password=password)
         db.session.commit()
         return staff
-
-    default_office = office
     return _make_staff
 
 
@@ -230,6 +229,8 @@ def make_ticket(office: Office, make_requester: Callable[..., Requester]) -> Cal
     Opens the ticket with tickets.open_ticket, walks the transition table with the service verbs to reach
     ``status`` (each step a minute after the last, as the system actor), and commits.
     """
+    default_office = office
+
     def _make_ticket(status: str = Status.NEW, channel: str = "phone", received_at: datetime | None = None,
                      requester: Requester | None = None, office: Office | None = None,
                      subject: str = "Tidak bisa unggah dokumen penawaran",
@@ -249,6 +250,4 @@ def make_ticket(office: Office, make_requester: Callable[..., Requester]) -> Cal
                 tickets.change_status(ticket, target, actor=None, at=at)
         db.session.commit()
         return ticket
-
-    default_office = office
     return _make_ticket

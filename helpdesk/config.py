@@ -33,7 +33,7 @@ class Config:
     DEFAULT_OFFICE_PREFIX = "LPSE"
     DEFAULT_OFFICE_TIMEZONE = "Asia/Jakarta"
     DEFAULT_REGION = "ID"  # phonenumbers default region for numbers typed without +62
-    RUN_JOBS = True
+    PASSWORD_HASH_METHOD = "scrypt"  # werkzeug's default; tests use a cheap pbkdf2 to stay fast
 
 
 def resolve_paths(config: MutableMapping[str, Any], instance_path: str) -> None:

@@ -87,6 +87,9 @@ def find_or_create_requester(*, name: str, email: str | None = None, phone: str 
     if not (name and name.strip()) and not email and parsed is None:
         raise ValidationError(_l("A requester needs a name, an email address or a phone number."))
     requester = find_requester(email=email, phone=phone)
+    if requester is not None and email and requester.email and requester.email != email:
+        # Same phone, another known email: a colleague on a shared office line, not the same person.
+        requester = None
     if requester is None:
         requester = Requester(name=(name or "").strip() or (email or (parsed.value if parsed else "")))
         db.session.add(requester)

@@ -55,7 +55,8 @@ PATH_TO: dict[str, list[str]] = {
 
 def _config(url: str, data_dir: Path) -> dict[str, Any]:
     return {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "DATA_DIR": str(data_dir),
-            "WTF_CSRF_ENABLED": False, "RUN_JOBS": False}
+            "WTF_CSRF_ENABLED": False,
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
 
 
 def _dispose_engines(app: Flask) -> None:

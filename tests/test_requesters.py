@@ -130,3 +130,18 @@ def test_earlier_tickets_newest_first(make_requester, make_ticket):
     assert earlier_tickets(requester, limit=1) == [newest]
     assert count_tickets(requester) == 3
     assert count_tickets(someone_else) == 1
+
+
+def test_colleague_on_a_shared_office_phone_is_a_new_requester(app):
+    first = find_or_create_requester(name="Rudi", email="rudi@dinas.example.go.id", phone="(0711) 123456")
+    second = find_or_create_requester(name="Wati", email="wati@dinas.example.go.id", phone="(0711) 123456")
+    assert second.id != first.id
+    assert (second.email, second.phone) == ("wati@dinas.example.go.id", first.phone)
+    again = find_or_create_requester(name="Rudi", phone="(0711) 123456", email="RUDI@dinas.example.go.id")
+    assert again.id == first.id
+
+
+def test_caller_known_only_by_phone_gains_their_email(app):
+    first = find_or_create_requester(name="Rudi", phone="0812-5555-6666")
+    again = find_or_create_requester(name="Rudi", phone="0812-5555-6666", email="rudi@cv.example.co.id")
+    assert again.id == first.id and again.email == "rudi@cv.example.co.id"

@@ -152,7 +152,8 @@ TOPICS: Final = [
           _cls("spse", "request", "procedure", False, True, "medium", "medium"),
           ask="Mohon kirimkan surat permohonan reset password berkop perusahaan yang ditandatangani direktur dan "
               "scan KTP direktur agar reset akun dapat kami proses.",
-          escalate_to=StaffRole.VERIFIKATOR, escalate_reason="Reset akun penyedia, perlu pemeriksaan dokumen direktur."),
+          escalate_to=StaffRole.VERIFIKATOR,
+          escalate_reason="Reset akun penyedia, perlu pemeriksaan dokumen direktur."),
     Topic("akun_terblokir", (P,), "Akun SPSE terblokir setelah salah password",
           "Akun kami terblokir setelah beberapa kali salah memasukkan password, muncul pesan 'User ID Anda "
           "terblokir'. Bagaimana cara membukanya? Besok batas akhir pemasukan penawaran.",
@@ -276,14 +277,16 @@ TOPICS: Final = [
           "Terima kasih, laporan kami terima dan sedang dicek oleh Admin PPE.",
           "Admin PPE membersihkan cache aplikasi dan memperbaiki data evaluasi; halaman evaluasi sudah bisa dibuka.",
           _cls("spse", "problem", "software", True, True, "high", "high", "Error 500"),
-          escalate_to=StaffRole.ADMIN_PPE, escalate_reason="Error 500 di halaman evaluasi; cek log, bila perlu ke LKPP."),
+          escalate_to=StaffRole.ADMIN_PPE,
+          escalate_reason="Error 500 di halaman evaluasi; cek log, bila perlu ke LKPP."),
     Topic("dekripsi", (J,), "Dokumen penawaran salah satu peserta tender {tender} tidak bisa dibuka",
           "Saat pembukaan penawaran tender {tender}, dokumen penawaran dari satu peserta gagal didekripsi. Peserta "
           "lain normal.",
           "Mohon catat nama peserta dan pesan error, dan jangan mengubah jadwal sebelum ada hasil pemeriksaan.",
           "Setelah pemeriksaan Admin PPE bersama Helpdesk LKPP dokumen berhasil dibuka; Pokja melanjutkan evaluasi.",
           _cls("spse", "problem", "software", True, True, "high", "high", "Gagal dekripsi: kunci tidak cocok"),
-          escalate_to=StaffRole.ADMIN_PPE, escalate_reason="Gagal dekripsi penawaran; siapkan eskalasi ke Helpdesk LKPP."),
+          escalate_to=StaffRole.ADMIN_PPE,
+          escalate_reason="Gagal dekripsi penawaran; siapkan eskalasi ke Helpdesk LKPP."),
     Topic("akun_pokja", (J, SpseRole.PA_KPA), "Permohonan akun Pokja Pemilihan baru",
           "Sesuai SK Kepala UKPBJ ada tiga anggota Pokja baru. Bagaimana prosedur pembuatan akun SPSE untuk mereka?",
           "Akun non-penyedia dibuat oleh Admin Agency berdasarkan surat permohonan dengan lampiran SK dan data "
@@ -533,7 +536,8 @@ class _Planner:
 
     def _plan(self, topic: Topic, requester: Requester, channel: str, status: Status, outcome: str) -> _Plan:
         fill = {"company": requester.organization or requester.name,
-                "tender": f"10{self.rng.randint(100_000, 999_999)}000", "rup": str(self.rng.randint(40_000_000, 59_999_999))}
+                "tender": f"10{self.rng.randint(100_000, 999_999)}000",  # SPSE 4 tender codes: 10nnnnnn000
+                "rup": str(self.rng.randint(40_000_000, 59_999_999))}
         wanted = [outcome] + [o for o in AWAITING if o != outcome] if outcome in AWAITING else [outcome]
         for target in wanted:  # "due today" cannot happen after closing time: fall back to another awaiting state
             for _ in range(1500):

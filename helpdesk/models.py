@@ -256,6 +256,16 @@ class Sequence(db.Model):
     value: Mapped[int] = mapped_column(Integer, default=0)
 
 
+# Schema objects the migrations create outside the SQLAlchemy metadata: the text-search index (FTS5 table and its
+# shadow tables on SQLite, a pg_trgm index on PostgreSQL). Autogenerate and schema comparisons skip them.
+UNMODELLED_OBJECTS = ("ticket_search", "ix_ticket_search_trgm")
+
+
+def is_modelled(obj, name: str | None, type_: str, reflected: bool, compare_to) -> bool:
+    """Alembic ``include_object`` hook: False for the objects in UNMODELLED_OBJECTS."""
+    return not (name or "").startswith(UNMODELLED_OBJECTS)
+
+
 def count_rows(model: type[db.Model]) -> int:
     """Number of rows in a table."""
     return db.session.scalar(db.select(func.count()).select_from(model)) or 0

@@ -5,7 +5,7 @@ import base64
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, func, literal, or_, select, tuple_
+from sqlalchemy import Integer, and_, column, func, literal, or_, select, text, tuple_
 from sqlalchemy.orm import joinedload
 
 from escalation.sla import SlaState, end_of_local_day
@@ -19,6 +19,7 @@ from .timeutil import UTCDateTime
 # The queue's sort key: awaiting follow-up first, then by deadline, then by id (unique, so pages are stable).
 AWAITING_LAST = (Ticket.first_follow_up_at.is_not(None))
 SORT_KEY = (AWAITING_LAST, Ticket.follow_up_due_at, Ticket.id)
+TRIGRAM = 3  # the shortest term the trigram indexes can look up
 
 
 @dataclass
@@ -73,11 +74,18 @@ def queue_page(office: Office, filters: QueueFilters, *, now: datetime, viewer_i
     return QueuePage(tickets=rows[:limit], next_cursor=next_cursor, counts=status_counts(office))
 
 
-def status_counts(office: Office) -> dict[str, int]:
-    """Tickets per status in the office, every status present (0 when none)."""
-    rows = db.session.execute(select(Ticket.status, func.count()).where(Ticket.office_id == office.id)
+def status_counts(office: Office) -> dict[str, int | None]:
+    """Tickets per status in the office, 0 when none; None for closed, which only grows and is not worked on.
+
+    Counting the closed archive on every queue page would cost more than the page itself (100,000 tickets:
+    about 20 ms on SQLite, 80 ms on PostgreSQL); the other statuses stay small in a working office.
+    """
+    counted = [status.value for status in Status if status != Status.CLOSED]
+    rows = db.session.execute(select(Ticket.status, func.count())
+                              .where(Ticket.office_id == office.id, Ticket.status.in_(counted))
                               .group_by(Ticket.status)).all()
-    counts = {status.value: 0 for status in Status}
+    counts: dict[str, int | None] = {status.value: 0 for status in Status}
+    counts[Status.CLOSED.value] = None
     counts.update({status: count for status, count in rows})
     return counts
 
@@ -108,8 +116,18 @@ def _filtered(query, office: Office, filters: QueueFilters, *, now: datetime, vi
     if filters.sla:
         query = query.where(_sla_condition(SlaState(filters.sla), office, now))
     for term in search_terms(filters.q):
-        query = query.where(Ticket.search_text.like(_like_pattern(term), escape="\\"))
+        query = query.where(_matches(term))
     return query
+
+
+def _matches(term: str):
+    """Tickets whose search text contains ``term``, through the dialect's text index where it can serve."""
+    contains = Ticket.search_text.like(_like_pattern(term), escape="\\")
+    if db.session.get_bind().dialect.name != "sqlite" or len(term) < TRIGRAM:
+        return contains  # PostgreSQL: the pg_trgm index serves LIKE itself; short terms: no trigram to use
+    phrase = '"' + term.replace('"', '""') + '"'  # an FTS5 string: the term as a literal substring
+    return Ticket.id.in_(text("SELECT rowid FROM ticket_search WHERE ticket_search MATCH :phrase")
+                         .bindparams(phrase=phrase).columns(column("rowid", Integer)))
 
 
 def _sla_condition(state: SlaState, office: Office, now: datetime):

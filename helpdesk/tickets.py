@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 SYSTEM_LABEL: Final = "Sistem"
 SUBJECT_MAX: Final = 300
+SEARCH_TEXT_MAX: Final = 20000
 
 # Fields an officer may classify, with the vocabulary each takes (None: free text; bool: yes/no).
 CLASSIFICATION_FIELDS: Final[dict[str, Any]] = {
@@ -112,7 +113,7 @@ def add_message(ticket: Ticket, *, direction: str, body: str, actor: Staff | Non
     if direction == "inbound":
         event = _record(ticket, "message_received", body=body, at=at, actor_label=ticket.requester.name,
                         data={"via": via or ticket.channel})
-        ticket.search_text = (ticket.search_text + "\n" + body.lower())[-20000:]
+        ticket.search_text = (ticket.search_text + "\n" + body.lower())[:SEARCH_TEXT_MAX]
         if ticket.status in REOPENED_BY_REQUESTER:
             _move(ticket, Status.OPEN, actor=None, at=at, reason="requester_replied")
         return event
@@ -221,6 +222,7 @@ def classify(ticket: Ticket, *, actor: Staff | None, at: datetime | None = None,
             for field in changes if before[field] != getattr(ticket, field)}
     if not diff:
         return None
+    ticket.search_text = _search_text(ticket)
     return _record(ticket, "classified", actor=actor, at=as_utc(at) if at else utcnow(), data={"changes": diff})
 
 
@@ -292,11 +294,15 @@ def _clean_classification(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _search_text(ticket: Ticket) -> str:
+    """What the queue's search looks in: reference, subject, text, requester, codes and the requester's messages."""
     requester = ticket.requester
+    messages = [] if ticket.id is None else db.session.scalars(
+        select(TicketEvent.body).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "message_received")
+        .order_by(TicketEvent.id)).all()
     parts = [ticket.ref, ticket.subject, ticket.description, requester.name, requester.organization or "",
              requester.email or "", requester.phone or "", format_phone(requester.phone), ticket.tender_code or "",
-             ticket.error_code or ""]
-    return "\n".join(part for part in parts if part).lower()[:20000]
+             ticket.error_code or "", *messages]
+    return "\n".join(part for part in parts if part).lower()[:SEARCH_TEXT_MAX]
 
 
 def _subject_from(body: str) -> str:

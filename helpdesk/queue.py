@@ -63,7 +63,7 @@ def decode_cursor(cursor: str) -> tuple[bool, datetime, int]:
 def queue_page(office: Office, filters: QueueFilters, *, now: datetime, viewer_id: int | None,
                after: str | None = None, limit: int = 50) -> QueuePage:
     """One page of the office's queue in deadline order, with the cursor of the next page."""
-    query = (select(Ticket).where(Ticket.office_id == office.id)
+    query = (select(Ticket).where(_in_office(office, filters))
              .options(joinedload(Ticket.requester), joinedload(Ticket.assignee)))
     query = _filtered(query, office, filters, now=now, viewer_id=viewer_id)
     if after:
@@ -118,6 +118,20 @@ def _filtered(query, office: Office, filters: QueueFilters, *, now: datetime, vi
     for term in search_terms(filters.q):
         query = query.where(_matches(term))
     return query
+
+
+def _in_office(office: Office, filters: QueueFilters):
+    """The office condition. With an FTS5 search on SQLite it is written ``office_id + 0`` on purpose: that keeps
+    the planner off the queue index (which it would walk in order, reading every active ticket) and lets it start
+    from the few rows the text index found, then sort them. Measured by bench/queue.py."""
+    if _uses_fts(filters):
+        return (Ticket.office_id + 0) == office.id
+    return Ticket.office_id == office.id
+
+
+def _uses_fts(filters: QueueFilters) -> bool:
+    return (db.session.get_bind().dialect.name == "sqlite"
+            and any(len(term) >= TRIGRAM for term in search_terms(filters.q)))
 
 
 def _matches(term: str):

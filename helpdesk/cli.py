@@ -46,7 +46,7 @@ def init_command() -> None:
         password = click.prompt("Admin password", hide_input=True, confirmation_prompt=True)
     if not (email and password):
         click.echo("No admin yet. Set HELPDESK_ADMIN_EMAIL and HELPDESK_ADMIN_PASSWORD and run `helpdesk init` "
-                   "again, or run it at a terminal to be asked.")
+                   "again, or run it at a terminal to be asked (`helpdesk demo` creates a demo admin).")
         return
     create_staff(office=office, email=email, name="Administrator", role=StaffRole.ADMIN.value, password=password)
     db.session.commit()

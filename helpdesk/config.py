@@ -32,7 +32,6 @@ class Config:
     DEFAULT_OFFICE_NAME = "LPSE"
     DEFAULT_OFFICE_PREFIX = "LPSE"
     DEFAULT_OFFICE_TIMEZONE = "Asia/Jakarta"
-    DEFAULT_REGION = "ID"  # phonenumbers default region for numbers typed without +62
     PASSWORD_HASH_METHOD = "scrypt"  # werkzeug's default; tests use a cheap pbkdf2 to stay fast
 
 

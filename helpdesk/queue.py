@@ -5,7 +5,7 @@ import base64
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Integer, and_, column, func, literal, or_, select, text, tuple_
+from sqlalchemy import Integer, and_, column, func, literal, select, text, tuple_
 from sqlalchemy.orm import joinedload
 
 from escalation.sla import SlaState, end_of_local_day
@@ -130,15 +130,19 @@ def _in_office(office: Office, filters: QueueFilters):
 
 
 def _uses_fts(filters: QueueFilters) -> bool:
-    return (db.session.get_bind().dialect.name == "sqlite"
-            and any(len(term) >= TRIGRAM for term in search_terms(filters.q)))
+    return any(_fts_serves(term) for term in search_terms(filters.q))
+
+
+def _fts_serves(term: str) -> bool:
+    """Whether the SQLite FTS5 table answers ``term``: PostgreSQL's pg_trgm index serves LIKE itself, and a term
+    shorter than a trigram has nothing to look up."""
+    return db.session.get_bind().dialect.name == "sqlite" and len(term) >= TRIGRAM
 
 
 def _matches(term: str):
     """Tickets whose search text contains ``term``, through the dialect's text index where it can serve."""
-    contains = Ticket.search_text.like(_like_pattern(term), escape="\\")
-    if db.session.get_bind().dialect.name != "sqlite" or len(term) < TRIGRAM:
-        return contains  # PostgreSQL: the pg_trgm index serves LIKE itself; short terms: no trigram to use
+    if not _fts_serves(term):
+        return Ticket.search_text.like(_like_pattern(term), escape="\\")
     phrase = '"' + term.replace('"', '""') + '"'  # an FTS5 string: the term as a literal substring
     return Ticket.id.in_(text("SELECT rowid FROM ticket_search WHERE ticket_search MATCH :phrase")
                          .bindparams(phrase=phrase).columns(column("rowid", Integer)))
@@ -155,4 +159,4 @@ def _sla_condition(state: SlaState, office: Office, now: datetime):
         return and_(awaiting, Ticket.follow_up_due_at >= end_of_today)
     if state == SlaState.MET:
         return Ticket.follow_up_met.is_(True)
-    return or_(Ticket.follow_up_met.is_(False))
+    return Ticket.follow_up_met.is_(False)

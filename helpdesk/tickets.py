@@ -203,8 +203,7 @@ def escalate(ticket: Ticket, *, role: str, actor: Staff | None, reason: str, req
     if role not in StaffRole.__members__.values():
         raise ValidationError(_l("Unknown role %(role)s.", role=repr(role)))
     at = as_utc(at) if at else utcnow()
-    check_transition(ticket.status, Status.ESCALATED)
-    _move(ticket, Status.ESCALATED, actor=actor, at=at)
+    _move(ticket, Status.ESCALATED, actor=actor, at=at)  # checks the transition before changing anything
     event = _record(ticket, "escalated", actor=actor, body=reason.strip(), at=at,
                     data={"tier": "internal", "role": role, "requester_told": requester_told})
     if requester_told:

@@ -1,8 +1,11 @@
 """The ticket page and its actions: reply, note, status, assign, escalate, classify; bad input changes nothing."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from helpdesk import tickets
 from helpdesk.extensions import db
 from helpdesk.models import OutboxMessage, TicketEvent
 
@@ -166,3 +169,22 @@ def test_closed_ticket_offers_no_reply_or_status_change(client, officer, make_ti
                            follow_redirects=True)
     assert "ditutup" in response.get_data(as_text=True)
     assert "replied" not in kinds(ticket)
+
+
+def selected(page: str, select_id: str) -> str | None:
+    """The value of the selected option of the <select id=select_id> in a page."""
+    select = re.search(rf'<select[^>]*id="{select_id}".*?</select>', page, flags=re.S).group(0)
+    match = re.search(r'<option (?:selected value="([^"]*)"|value="([^"]*)" selected)', select)
+    return (match.group(1) or match.group(2)) if match else None
+
+
+def test_page_shown_again_after_bad_input_keeps_the_tickets_other_values(client, officer, make_ticket):
+    ticket = make_ticket(application="sirup", priority="high")
+    tickets.assign(ticket, officer, actor=officer)
+    db.session.commit()
+    response = client.post(f"/tickets/{ticket.ref}/reply", data={"reply-body": "", "reply-via": "email"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert selected(page, "cls-application") == "sirup"
+    assert selected(page, "cls-priority") == "high"
+    assert selected(page, "assign-assignee") == str(officer.id)

@@ -3,13 +3,22 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, RadioField, SelectField, StringField,
-                     SubmitField, TextAreaField)
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from ..states import STATUS_LABELS
-from ..vocab import (Application, Level, ProblemKind, SpseRole, StaffRole, TicketType, Urgency, choices)
+from ..vocab import Application, Level, ProblemKind, SpseRole, StaffRole, TicketType, Urgency, choices
 
 ESCALATION_ROLES = ("verifikator", "admin_ppe", "kepala")
 

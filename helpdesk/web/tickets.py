@@ -17,7 +17,7 @@ from ..requesters import count_tickets, earlier_tickets
 from ..staff import office_staff
 from ..states import STATUS_LABELS, TRANSITIONS, Status, allowed_moves
 from ..timeutil import utcnow
-from .forms import AssignForm, options, ClassificationForm, EscalateForm, NoteForm, ReplyForm, StatusForm
+from .forms import AssignForm, ClassificationForm, EscalateForm, NoteForm, ReplyForm, StatusForm, options
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 
@@ -33,31 +33,58 @@ def _ticket_or_404(ref: str) -> Ticket:
     return ticket
 
 
-def _forms(ticket: Ticket) -> dict:
-    reply = ReplyForm(prefix="reply")
+# Each form has one builder. By default a form reads the posted data (the action that was submitted); the page
+# builds every other form with formdata=None, so it shows the ticket as it is, never another form's post.
+
+def _reply_form(ticket: Ticket, **kwargs) -> ReplyForm:
+    form = ReplyForm(prefix="reply", **kwargs)
     if not ticket.requester.email:
-        reply.via.choices = [c for c in reply.via.choices if c.value != "email"]
-    elif request.method == "GET":
-        reply.via.data = "email"
-    status = StatusForm(prefix="status")
-    status.set_moves(allowed_moves(ticket.status))
-    assign = AssignForm(prefix="assign")
-    assign.assignee.choices = options([("", _("— nobody —"))] +
-                                      [(str(s.id), s.name) for s in office_staff(ticket.office_id)])
-    if request.method == "GET":
-        assign.assignee.data = str(ticket.assignee_id or "")
-    classification = ClassificationForm(prefix="cls", obj=None if request.method == "POST" else ticket)
-    if request.method == "GET":
-        classification.is_technical.data = {True: "yes", False: "no"}.get(ticket.is_technical, "")
-    return {"reply_form": reply, "note_form": NoteForm(prefix="note"), "status_form": status,
-            "assign_form": assign, "escalate_form": EscalateForm(prefix="esc"), "classification_form": classification}
+        form.via.choices = [c for c in form.via.choices if c.value != "email"]
+    elif kwargs.get("formdata", True) is None:
+        form.via.data = "email"
+    return form
+
+
+def _status_form(ticket: Ticket, **kwargs) -> StatusForm:
+    form = StatusForm(prefix="status", **kwargs)
+    form.set_moves(allowed_moves(ticket.status))
+    return form
+
+
+def _assign_form(ticket: Ticket, **kwargs) -> AssignForm:
+    form = AssignForm(prefix="assign", **kwargs)
+    form.assignee.choices = options([("", _("— nobody —"))] +
+                                    [(str(s.id), s.name) for s in office_staff(ticket.office_id)])
+    if kwargs.get("formdata", True) is None:
+        form.assignee.data = str(ticket.assignee_id or "")
+    return form
+
+
+def _classification_form(ticket: Ticket, **kwargs) -> ClassificationForm:
+    if kwargs.get("formdata", True) is not None:
+        return ClassificationForm(prefix="cls", **kwargs)
+    form = ClassificationForm(prefix="cls", obj=ticket, **kwargs)
+    form.is_technical.data = {True: "yes", False: "no"}.get(ticket.is_technical, "")
+    return form
+
+
+def _page_forms(ticket: Ticket, submitted: dict) -> dict:
+    """Every form of the page: the submitted one as posted, the others showing the ticket."""
+    builders = {
+        "reply_form": lambda: _reply_form(ticket, formdata=None),
+        "note_form": lambda: NoteForm(prefix="note", formdata=None),
+        "status_form": lambda: _status_form(ticket, formdata=None),
+        "assign_form": lambda: _assign_form(ticket, formdata=None),
+        "escalate_form": lambda: EscalateForm(prefix="esc", formdata=None),
+        "classification_form": lambda: _classification_form(ticket, formdata=None),
+    }
+    return {name: submitted.get(name) or build() for name, build in builders.items()}
 
 
 def _render(ticket: Ticket, status_code: int = 200, **forms):
     now = utcnow()
     calendar = calendar_for(ticket.office)
-    all_forms = _forms(ticket)
-    all_forms.update(forms)
+    all_forms = _page_forms(ticket, forms)
     state = sla_state(due=ticket.follow_up_due_at, first_follow_up_at=ticket.first_follow_up_at, now=now,
                       calendar=calendar)
     left = calendar.working_seconds(now, ticket.follow_up_due_at) if ticket.first_follow_up_at is None else None
@@ -107,7 +134,7 @@ def _act(ticket: Ticket, form, action, success: str, form_name: str):
 def reply(ref: str):
     """Reply to the requester: queued in the outbox when sent by email."""
     ticket = _ticket_or_404(ref)
-    form = _forms(ticket)["reply_form"]
+    form = _reply_form(ticket)
     return _act(ticket, form, lambda: tickets.add_message(
         ticket, direction="outbound", body=form.body.data, actor=current_user, via=form.via.data),
         _("Reply recorded."), "reply_form")
@@ -128,8 +155,7 @@ def note(ref: str):
 def status(ref: str):
     """Move the ticket to a status the transition table allows."""
     ticket = _ticket_or_404(ref)
-    form = StatusForm(prefix="status")
-    form.set_moves(allowed_moves(ticket.status))
+    form = _status_form(ticket)
     requested = request.form.get("status-status", "")
     if requested not in Status.__members__.values():
         abort(400)
@@ -153,7 +179,7 @@ def status(ref: str):
 def assign(ref: str):
     """Give the ticket to an officer of the office, or to nobody."""
     ticket = _ticket_or_404(ref)
-    form = _forms(ticket)["assign_form"]
+    form = _assign_form(ticket)
 
     def change() -> None:
         assignee = db.session.get(Staff, int(form.assignee.data)) if form.assignee.data else None
@@ -178,7 +204,7 @@ def escalate(ref: str):
 def classify(ref: str):
     """Edit the LPSE Support fields and the Standar LPSE classification."""
     ticket = _ticket_or_404(ref)
-    form = ClassificationForm(prefix="cls")
+    form = _classification_form(ticket)
     return _act(ticket, form, lambda: tickets.classify(ticket, actor=current_user, **form.values()),
                 _("Classification saved."), "classification_form")
 

@@ -8,9 +8,8 @@ Every table of the foundation: offices, staff, requesters, tickets and their eve
 attachments, the outbox, holiday overrides, settings and named sequences.
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0001'

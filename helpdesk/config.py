@@ -34,6 +34,38 @@ class Config:
     DEFAULT_OFFICE_TIMEZONE = "Asia/Jakarta"
     PASSWORD_HASH_METHOD = "scrypt"  # werkzeug's default; tests use a cheap pbkdf2 to stay fast
 
+    # Email intake (IMAP). One mailbox from these keys; more through MAILBOXES in instance/helpdesk.cfg, a list
+    # of dicts with the same keys in lower case without the IMAP_ prefix (name, host, port, user, password,
+    # security, folder, office) .
+    IMAP_HOST: str | None = None  # no host: no mailbox is polled
+    IMAP_PORT: int | None = None  # default: 993 for ssl, 143 otherwise
+    IMAP_USER: str | None = None
+    IMAP_PASSWORD: str | None = None
+    IMAP_SECURITY = "ssl"  # ssl, starttls or plain (plain only on loopback or a trusted network)
+    IMAP_FOLDER = "INBOX"
+    IMAP_OFFICE: str | None = None  # office code the mailbox belongs to; default: the first office
+    MAILBOXES: list[dict[str, Any]] | None = None
+    MAIL_PROCESSED_FOLDER = "Helpdesk/Diproses"
+    MAIL_PENDING_FOLDER = "Helpdesk/Pending"
+    MAIL_POLL_SECONDS = 60  # polling interval when the server has no IDLE, and the longest IDLE wait
+    MAIL_BATCH_SIZE = 50  # messages fetched per IMAP round trip; memory is bounded by this times the size limit
+    MAIL_MAX_BYTES = 25 * 1024 * 1024  # larger messages become a ticket with their text and a note
+    MAIL_STALE_MINUTES = 15  # the queue warns when a mailbox has not been read for this long
+    MAIL_TIMEOUT_SECONDS = 60  # network timeout for IMAP and SMTP
+
+    # Outbound email (SMTP). No host: messages stay in the outbox, readable on the admin outbox page.
+    SMTP_HOST: str | None = None
+    SMTP_PORT: int | None = None  # default: 465 for ssl, 587 for starttls, 25 for plain
+    SMTP_USER: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_SECURITY = "starttls"  # ssl, starttls or plain
+    MAIL_FROM: str | None = None  # From of our mail; default: the office's email address
+    MAIL_DOMAIN: str | None = None  # right-hand side of our Message-IDs; default: MAIL_FROM's domain
+    MAIL_OWN_ADDRESSES: tuple[str, ...] = ()  # more addresses of ours (aliases) we never auto-reply to
+    MAIL_LOOP_HEADER = "X-LPSE-Helpdesk-Loop"
+    OUTBOX_MAX_ATTEMPTS = 8  # then the message is failed and its ticket flagged
+    OUTBOX_RETRY_SECONDS = 60  # first retry delay; doubles each attempt, at most 6 hours
+
 
 def resolve_paths(config: MutableMapping[str, Any], instance_path: str) -> None:
     """Fill the data directory, database URL and secret key from the environment and defaults."""

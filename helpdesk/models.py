@@ -8,6 +8,7 @@ from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     ForeignKey,
@@ -140,12 +141,22 @@ class Ticket(db.Model):
     priority: Mapped[str | None] = mapped_column(String(20))
     # Lower-case subject, description, reference and requester identity, for the queue's text search.
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # A flag asks an officer to look again (a bounced reply, a requester who wants an officer); None when clear.
+    flag: Mapped[str | None] = mapped_column(String(40))
+    # Another ticket this one is linked to, and why: possible_duplicate (an untrusted [#REF] subject tag) or
+    # follow_up_of (a reply to a closed ticket).
+    linked_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
+    link_kind: Mapped[str | None] = mapped_column(String(30))
+    # Why automatic mail must not go to this requester for this ticket (the report came from an autoresponder,
+    # a list, a bounce ...); None when automatic replies are allowed.
+    auto_reply_block: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     office: Mapped[Office] = relationship()
     requester: Mapped[Requester] = relationship()
     assignee: Mapped[Staff | None] = relationship()
+    linked_ticket: Mapped["Ticket | None"] = relationship(remote_side="Ticket.id")
     events: Mapped[list["TicketEvent"]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", viewonly=True)
 
@@ -204,6 +215,8 @@ class Attachment(db.Model):
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(200))
     size: Mapped[int] = mapped_column(Integer)
+    content_id: Mapped[str | None] = mapped_column(String(250))  # an email part's Content-ID, without <>
+    inline: Mapped[bool] = mapped_column(Boolean, default=False)  # shown inside the HTML body (cid:), not listed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     blob: Mapped[Blob] = relationship()
@@ -220,17 +233,74 @@ class OutboxMessage(db.Model):
     body: Mapped[str] = mapped_column(Text, default="")
     body_html: Mapped[str | None] = mapped_column(Text)
     headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # RFC 5322 Message-ID (with angle brackets) fixed when queued, so a retried delivery is the same message.
+    message_id: Mapped[str | None] = mapped_column(String(250), index=True)
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)  # an automatic reply, not an officer's
     template: Mapped[str | None] = mapped_column(String(100))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_event.id"))
-    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued, sent, failed
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued, sending, sent, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_recipient_created", "recipient", "created_at"),
+    )
+
+
+class Mailbox(db.Model):
+    """Where an IMAP poller is in one mailbox folder: UIDVALIDITY, the last UID taken, and its health."""
+
+    __tablename__ = "mailbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)  # the configured mailbox's name
+    office_id: Mapped[int] = mapped_column(ForeignKey("office.id"))
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive failed polls
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InboundEmail(db.Model):
+    """One inbound email as taken: its raw bytes, what became of it, and where it is filed on the server.
+
+    ``dedupe_key`` is sha256 of Message-ID and content hash: the same message fetched twice (a crash before it
+    was filed, a second mailbox) is recognised, while a different message reusing a Message-ID is not.
+    """
+
+    __tablename__ = "inbound_email"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("office.id"))
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    message_id: Mapped[str | None] = mapped_column(String(250), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    raw_sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"))
+    size: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(120))  # "imap:<mailbox>" or "import"
+    uid: Mapped[int | None] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    from_address: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    # processed (became or joined a ticket), ignored (recorded, no ticket), quarantined (waiting for a retry)
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)  # why ignored, or the quarantine error
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_event.id"))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    filed_folder: Mapped[str | None] = mapped_column(String(200))  # where it was last filed on the server
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    ticket: Mapped[Ticket | None] = relationship()
+
+    __table_args__ = (Index("ix_inbound_email_status", "status", "created_at"),)
 
 
 class HolidayOverride(db.Model):

@@ -1,7 +1,7 @@
 """The outbox: outbound messages written in the same transaction as the change that caused them.
 
-Delivery (SMTP, Twilio, webhooks) is a job that reads this table; until that job exists a message simply
-waits here with status ``queued``, visible on its ticket.
+Delivery (SMTP, later Twilio and webhooks) is a job that reads this table. Without a configured server a
+message waits here with status ``queued``, visible on its ticket and on the admin outbox page.
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from flask import render_template
 from flask_babel import force_locale
 
 from .extensions import db
-from .models import OutboxMessage, Ticket, TicketEvent
+from .mail_ids import make_message_id
+from .models import InboundEmail, OutboxMessage, Ticket, TicketEvent
 
 
 def render_mail(name: str, *, locale: str = "id", **context: Any) -> tuple[str, str]:
@@ -23,13 +24,32 @@ def render_mail(name: str, *, locale: str = "id", **context: Any) -> tuple[str, 
 
 
 def enqueue_email(*, to: str, template: str, ticket: Ticket | None = None, event: TicketEvent | None = None,
-                  headers: dict[str, str] | None = None, locale: str = "id", **context: Any) -> OutboxMessage:
-    """Render a mail template and queue it for delivery. Flushes, never commits."""
+                  headers: dict[str, str] | None = None, locale: str = "id", automatic: bool = False,
+                  **context: Any) -> OutboxMessage:
+    """Render a mail template and queue it for delivery. Flushes, never commits.
+
+    The message gets its Message-ID now (signed with the ticket's reference) and, on a ticket, In-Reply-To and
+    References pointing at the requester's latest email, so mail clients thread it.
+    """
     subject, body = render_mail(template, locale=locale, ticket=ticket, **context)
+    all_headers = dict(thread_headers(ticket) if ticket is not None else {})
+    all_headers.update(headers or {})
     message = OutboxMessage(
-        channel="email", recipient=to, subject=subject, body=body, headers=headers or {}, template=template,
-        ticket_id=ticket.id if ticket else None, event_id=event.id if event else None,
+        channel="email", recipient=to, subject=subject, body=body, headers=all_headers, template=template,
+        ticket_id=ticket.id if ticket else None, event_id=event.id if event else None, automatic=automatic,
+        message_id=make_message_id(ticket.ref if ticket else None),
     )
     db.session.add(message)
     db.session.flush()
     return message
+
+
+def thread_headers(ticket: Ticket) -> dict[str, str]:
+    """In-Reply-To and References for mail on ``ticket``: the requester's emails on it, latest last."""
+    ids = [mid for mid in db.session.scalars(
+        db.select(InboundEmail.message_id).where(InboundEmail.ticket_id == ticket.id,
+                                                  InboundEmail.message_id.is_not(None))
+        .order_by(InboundEmail.id.desc()).limit(10)) if mid]
+    if not ids:
+        return {}
+    return {"In-Reply-To": ids[0], "References": " ".join(reversed(ids))}

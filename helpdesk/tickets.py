@@ -17,7 +17,7 @@ from . import settings
 from .calendars import calendar_for
 from .errors import UnknownTicket, ValidationError
 from .extensions import db
-from .models import Office, Requester, Staff, Ticket, TicketEvent
+from .models import Office, OutboxMessage, Requester, Staff, Ticket, TicketEvent
 from .outbox import enqueue_email
 from .requesters import format_phone
 from .sequences import next_value
@@ -223,6 +223,41 @@ def classify(ticket: Ticket, *, actor: Staff | None, at: datetime | None = None,
         return None
     ticket.search_text = _search_text(ticket)
     return _record(ticket, "classified", actor=actor, at=as_utc(at) if at else utcnow(), data={"changes": diff})
+
+
+def record_delivery(message: OutboxMessage, *, outcome: str, error: str | None = None,
+                    at: datetime | None = None) -> TicketEvent | None:
+    """Record on the message's ticket that it was ``sent`` or finally ``failed`` (the ticket is flagged).
+
+    Returns None for a message without a ticket. Flushes, never commits.
+    """
+    if outcome not in ("sent", "failed"):
+        raise ValueError(f"outcome must be sent or failed, not {outcome!r}")
+    if message.ticket_id is None:
+        return None
+    ticket = db.session.get(Ticket, message.ticket_id)
+    at = as_utc(at) if at else utcnow()
+    data = {"outbox_id": message.id, "recipient": message.recipient, "template": message.template}
+    if outcome == "failed":
+        data["error"] = (error or "")[:500]
+        event = _record(ticket, "email_failed", at=at, data=data)
+        flag(ticket, "delivery_failed", at=at)
+        return event
+    return _record(ticket, "email_sent", at=at, data=data)
+
+
+def flag(ticket: Ticket, reason: str, *, actor: Staff | None = None, at: datetime | None = None) -> TicketEvent:
+    """Ask an officer to look at the ticket again (a bounce, a failed delivery...). Flushes, never commits."""
+    ticket.flag = reason
+    return _record(ticket, "flagged", actor=actor, at=as_utc(at) if at else utcnow(), data={"flag": reason})
+
+
+def clear_flag(ticket: Ticket, *, actor: Staff | None, at: datetime | None = None) -> TicketEvent | None:
+    """Clear the ticket's flag; None when it had none. Flushes, never commits."""
+    if ticket.flag is None:
+        return None
+    previous, ticket.flag = ticket.flag, None
+    return _record(ticket, "flag_cleared", actor=actor, at=as_utc(at) if at else utcnow(), data={"flag": previous})
 
 
 # -- internals ----------------------------------------------------------------------------------------------

@@ -64,20 +64,17 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_email')),
     sa.UniqueConstraint('dedupe_key', name=op.f('uq_inbound_email_dedupe_key'))
     )
-    with op.batch_alter_table('inbound_email', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_inbound_email_message_id'), ['message_id'], unique=False)
-        batch_op.create_index('ix_inbound_email_status', ['status', 'created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_inbound_email_ticket_id'), ['ticket_id'], unique=False)
+    op.create_index('ix_inbound_email_message_id', 'inbound_email', ['message_id'])
+    op.create_index('ix_inbound_email_status', 'inbound_email', ['status', 'created_at'])
+    op.create_index('ix_inbound_email_ticket_id', 'inbound_email', ['ticket_id'])
 
-    with op.batch_alter_table('attachment', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('content_id', sa.String(length=250), nullable=True))
-        batch_op.add_column(sa.Column('inline', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column('attachment', sa.Column('content_id', sa.String(length=250), nullable=True))
+    op.add_column('attachment', sa.Column('inline', sa.Boolean(), nullable=False, server_default=sa.false()))
 
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('message_id', sa.String(length=250), nullable=True))
-        batch_op.add_column(sa.Column('automatic', sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.create_index(batch_op.f('ix_outbox_message_id'), ['message_id'], unique=False)
-        batch_op.create_index('ix_outbox_recipient_created', ['recipient', 'created_at'], unique=False)
+    op.add_column('outbox', sa.Column('message_id', sa.String(length=250), nullable=True))
+    op.add_column('outbox', sa.Column('automatic', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.create_index('ix_outbox_message_id', 'outbox', ['message_id'])
+    op.create_index('ix_outbox_recipient_created', 'outbox', ['recipient', 'created_at'])
 
     op.add_column('ticket', sa.Column('flag', sa.String(length=40), nullable=True))
     op.add_column('ticket', sa.Column('link_kind', sa.String(length=30), nullable=True))
@@ -96,20 +93,13 @@ def downgrade():
     for column in ('auto_reply_block', 'link_kind', 'linked_ticket_id', 'flag'):
         op.drop_column('ticket', column)
 
+    op.drop_index('ix_outbox_recipient_created', 'outbox')
+    op.drop_index('ix_outbox_message_id', 'outbox')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_index('ix_outbox_recipient_created')
-        batch_op.drop_index(batch_op.f('ix_outbox_message_id'))
         batch_op.drop_column('automatic')
         batch_op.drop_column('message_id')
-
     with op.batch_alter_table('attachment', schema=None) as batch_op:
         batch_op.drop_column('inline')
         batch_op.drop_column('content_id')
-
-    with op.batch_alter_table('inbound_email', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_inbound_email_ticket_id'))
-        batch_op.drop_index('ix_inbound_email_status')
-        batch_op.drop_index(batch_op.f('ix_inbound_email_message_id'))
-
     op.drop_table('inbound_email')
     op.drop_table('mailbox')

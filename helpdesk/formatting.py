@@ -27,6 +27,16 @@ def local_datetime(moment: datetime | None, tz: str, *, weekday: bool = True) ->
     return f"{format_datetime(local, pattern, locale=locale)} {zone_abbreviation(tz)}"
 
 
+def deadline(moment: datetime | None, tz: str) -> str:
+    """"Rabu, 25 November 2026 pukul 10.00 WIB": a deadline as a sentence in a letter says it."""
+    if moment is None:
+        return ""
+    locale = str(get_locale() or "id")
+    local = moment.astimezone(ZoneInfo(tz))
+    pattern = "EEEE, d MMMM y 'pukul' HH.mm" if locale == "id" else "EEEE, d MMMM y 'at' HH:mm"
+    return f"{format_datetime(local, pattern, locale=locale)} {zone_abbreviation(tz)}"
+
+
 def short_datetime(moment: datetime | None, tz: str) -> str:
     """"24/11/2026 10.00" in the office's zone, for tables."""
     if moment is None:

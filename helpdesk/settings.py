@@ -11,6 +11,9 @@ DEFAULTS: dict[str, Any] = {
     "sla.follow_up_working_days": 1,
     # Signature under replies to requesters.
     "mail.signature": "Helpdesk LPSE",
+    # Automatic mail (acknowledgement, pending and resolution notices) on or off, and its cap per address.
+    "mail.auto_replies": True,
+    "mail.auto_reply_daily_limit": 10,
 }
 
 

@@ -13,11 +13,11 @@ from typing import Any, Final
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from . import settings
+from . import notices, settings
 from .calendars import calendar_for
 from .errors import UnknownTicket, ValidationError
 from .extensions import db
-from .models import Office, OutboxMessage, Requester, Staff, Ticket, TicketEvent
+from .models import Attachment, Blob, Office, OutboxMessage, Requester, Staff, Ticket, TicketEvent
 from .outbox import enqueue_email
 from .requesters import format_phone
 from .sequences import next_value
@@ -37,6 +37,11 @@ CLASSIFICATION_FIELDS: Final[dict[str, Any]] = {
     "ticket_type": TicketType, "is_technical": bool, "kind": ProblemKind, "urgency": Urgency,
     "impact": Level, "priority": Level,
 }
+
+# Status changes the requester of an email ticket hears about automatically: the notice sent.
+STATUS_NOTICES: Final = {Status.PENDING: "pending", Status.RESOLVED: "resolved"}
+
+LINK_KINDS: Final = ("possible_duplicate", "follow_up_of")
 
 # How the requester was told something, for replies and follow-ups.
 TOLD_VIA: Final = ("email", "phone", "walkin", "sms", "whatsapp")
@@ -97,12 +102,14 @@ def open_ticket(*, office: Office, requester: Requester, channel: str, subject: 
 
 
 def add_message(ticket: Ticket, *, direction: str, body: str, actor: Staff | None = None,
-                via: str | None = None, at: datetime | None = None) -> TicketEvent:
+                via: str | None = None, at: datetime | None = None,
+                data: dict[str, Any] | None = None) -> TicketEvent:
     """Record a message on the ticket. Flushes, never commits.
 
     ``inbound``: from the requester; a waiting, pending or resolved ticket comes back to open.
     ``outbound``: a reply by ``actor`` to the requester, told ``via`` email (queued in the outbox), phone or in
-    person. The first human reply is the ticket's follow-up.
+    person. The first human reply is the ticket's follow-up. ``data`` adds channel details to the event (the
+    inbound email's id, where its quoted history starts...).
     """
     body = (body or "").strip()
     if not body:
@@ -112,13 +119,15 @@ def add_message(ticket: Ticket, *, direction: str, body: str, actor: Staff | Non
         raise ValidationError(_l("%(ref)s is closed; a new message needs a new ticket.", ref=ticket.ref))
     if direction == "inbound":
         event = _record(ticket, "message_received", body=body, at=at, actor_label=ticket.requester.name,
-                        data={"via": via or ticket.channel})
+                        data={"via": via or ticket.channel, **(data or {})})
         ticket.search_text = (ticket.search_text + "\n" + body.lower())[:SEARCH_TEXT_MAX]
         if ticket.status in REOPENED_BY_REQUESTER:
             _move(ticket, Status.OPEN, actor=None, at=at, reason="requester_replied")
         return event
     if direction != "outbound":
         raise ValueError(f"direction must be inbound or outbound, not {direction!r}")
+    if data:
+        raise ValueError("extra event data is for inbound messages")
     if actor is None:
         raise ValidationError(_l("A reply needs the officer who wrote it."))
     via = via or ("email" if ticket.requester.email else ticket.channel)
@@ -163,6 +172,8 @@ def change_status(ticket: Ticket, new: str, *, actor: Staff | None, note: str = 
     event = _move(ticket, Status(new), actor=actor, at=at, note=note)
     if new == Status.RESOLVED:
         _record_follow_up(ticket, at=at, how="resolution", actor=actor)
+    if new in STATUS_NOTICES and ticket.channel == Channel.EMAIL:
+        notify(ticket, STATUS_NOTICES[new], at=at, note=note.strip())
     return event
 
 
@@ -223,6 +234,80 @@ def classify(ticket: Ticket, *, actor: Staff | None, at: datetime | None = None,
         return None
     ticket.search_text = _search_text(ticket)
     return _record(ticket, "classified", actor=actor, at=as_utc(at) if at else utcnow(), data={"changes": diff})
+
+
+def record_automatic_mail(ticket: Ticket, *, kind: str, body: str, at: datetime,
+                          data: dict[str, Any] | None = None) -> TicketEvent:
+    """Keep an automatic reply from the requester's side (out-of-office, autoresponder) on the ticket.
+
+    Unlike ``add_message`` it never changes the ticket's status. Flushes, never commits.
+    """
+    return _record(ticket, "automatic_mail_received", body=(body or "").strip(), at=as_utc(at),
+                   actor_label=ticket.requester.name, data={"kind": kind, **(data or {})})
+
+
+def attach(ticket: Ticket, event: TicketEvent | None, *, blob: Blob, filename: str, content_type: str,
+           content_id: str | None = None, inline: bool = False) -> Attachment:
+    """Attach a stored blob to the ticket (and to the event that brought it). Flushes, never commits."""
+    attachment = Attachment(
+        ticket_id=ticket.id, event_id=event.id if event else None, blob_sha256=blob.sha256,
+        filename=(filename or "lampiran")[:255], content_type=(content_type or blob.content_type)[:200],
+        size=blob.size, content_id=(content_id or None) and content_id[:250], inline=inline)
+    db.session.add(attachment)
+    db.session.flush()
+    return attachment
+
+
+def link(ticket: Ticket, other: Ticket, *, kind: str, at: datetime | None = None) -> TicketEvent:
+    """Link ``ticket`` to ``other``: ``possible_duplicate`` or ``follow_up_of`` (a closed ticket).
+
+    Flushes, never commits.
+    """
+    if kind not in LINK_KINDS:
+        raise ValueError(f"unknown link kind {kind!r}")
+    ticket.linked_ticket_id, ticket.link_kind = other.id, kind
+    return _record(ticket, "linked", at=as_utc(at) if at else utcnow(),
+                   data={"kind": kind, "ticket_id": other.id, "ref": other.ref})
+
+
+def block_automatic_mail(ticket: Ticket, reason: str, *, detail: str = "", at: datetime | None = None) -> None:
+    """Never send automatic notices on this ticket (its report came from a machine, a list...). Flushes."""
+    ticket.auto_reply_block = reason[:200]
+    _record(ticket, "auto_reply_suppressed", at=as_utc(at) if at else utcnow(),
+            data={"notice": "acknowledgement", "reason": reason, "detail": detail[:300]})
+
+
+def notify(ticket: Ticket, notice: str, *, at: datetime | None = None, **context: Any) -> OutboxMessage | None:
+    """Send the requester an automatic notice (acknowledgement, pending, resolved) unless it must not go.
+
+    Either way the ticket records it: ``auto_reply_queued`` with the outbox message, or
+    ``auto_reply_suppressed`` with the reason. Returns the queued message or None. Flushes, never commits.
+    """
+    at = as_utc(at) if at else utcnow()
+    reason = notices.block_reason(ticket, at=at)
+    if reason is not None:
+        if reason != "no_email":  # a phone or walk-in requester without email has nothing to suppress
+            _record(ticket, "auto_reply_suppressed", at=at, data={"notice": notice, "reason": reason})
+        return None
+    message = enqueue_email(to=ticket.requester.email, template=notices.NOTICES[notice], ticket=ticket,
+                            automatic=True, signature=settings.get_setting("mail.signature"), **context)
+    message.created_at = at
+    event = _record(ticket, "auto_reply_queued", at=at, data={"notice": notice, "outbox_id": message.id})
+    message.event_id = event.id
+    return message
+
+
+def record_bounce(message: OutboxMessage, *, detail: str, at: datetime) -> TicketEvent | None:
+    """A bounce reports that ``message`` was not delivered: mark it failed and flag its ticket. Flushes."""
+    message.status = "failed"
+    message.last_error = (detail or "bounced")[:2000]
+    if message.ticket_id is None:
+        return None
+    ticket = db.session.get(Ticket, message.ticket_id)
+    event = _record(ticket, "email_bounced", at=as_utc(at), data={
+        "outbox_id": message.id, "recipient": message.recipient, "detail": (detail or "")[:500]})
+    flag(ticket, "bounce", at=at)
+    return event
 
 
 def record_delivery(message: OutboxMessage, *, outcome: str, error: str | None = None,

@@ -71,12 +71,18 @@ def ensure_default_office() -> Office:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--no-jobs", is_flag=True, help="web only: no mail polling or outbox delivery in this process")
 @with_appcontext
-def serve_command(host: str, port: int, threads: int) -> None:
-    """Serve the web application with waitress (a production WSGI server)."""
+def serve_command(host: str, port: int, threads: int, no_jobs: bool) -> None:
+    """Serve the web application with waitress, and run the mail poller and outbox delivery in-process."""
     from waitress import serve
 
+    from .jobs import start_jobs
+
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not no_jobs:
+        for line in start_jobs(app):
+            click.echo(line)
     click.echo(f"LPSE Helpdesk on http://{host}:{port}/")
     serve(app, host=host, port=port, threads=threads, ident="lpse-helpdesk")
 
@@ -164,3 +170,109 @@ def staff_add_command(email: str, name: str, role: str, password: str) -> None:
     create_staff(office=ensure_default_office(), email=email, name=name, role=role, password=password)
     db.session.commit()
     click.echo(f"{email} added as {role}.")
+
+
+@cli.group("mail")
+def mail_group() -> None:
+    """The email channel: IMAP intake, imports, quarantine and the outbox."""
+
+
+@mail_group.command("poll")
+@click.option("--once", is_flag=True, help="take what is there now and exit")
+@with_appcontext
+def mail_poll_command(once: bool) -> None:
+    """Poll the configured IMAP mailboxes (IDLE when offered), until interrupted."""
+    import signal
+    import threading
+
+    from channels.email.imap import ImapError
+    from channels.email.poller import mailbox_configs, poll_once, run
+
+    mailboxes = mailbox_configs(current_app.config)
+    if not mailboxes:
+        raise click.ClickException("no mailbox configured: set HELPDESK_IMAP_HOST, HELPDESK_IMAP_USER and "
+                                   "HELPDESK_IMAP_PASSWORD (or MAILBOXES in instance/helpdesk.cfg)")
+    if once:
+        failed = False
+        for mailbox in mailboxes:
+            try:
+                click.echo(poll_once(mailbox).line())
+            except ImapError as exc:
+                failed = True
+                click.echo(f"{mailbox.name}: {exc}", err=True)
+        if failed:
+            sys.exit(1)
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    threads = [threading.Thread(target=run, args=(app, mailbox, stop), name=f"mail-poll-{mailbox.name}")
+               for mailbox in mailboxes]
+    for thread in threads:
+        thread.start()
+    click.echo(f"Polling {', '.join(m.name for m in mailboxes)}; Ctrl+C stops.")
+    try:
+        while any(thread.is_alive() for thread in threads):
+            for thread in threads:
+                thread.join(timeout=0.5)
+    except KeyboardInterrupt:
+        stop.set()
+    for thread in threads:
+        thread.join()
+
+
+@mail_group.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--office", "office_code", help="office code (default: the first office)")
+@with_appcontext
+def mail_import_command(files: tuple[str, ...], office_code: str | None) -> None:
+    """Ingest raw .eml files exactly as if they came from IMAP (receipt time: the file's modification time).
+
+    Prints one line per file: the ticket reference, duplicate, ignored: REASON or quarantined: REASON.
+    """
+    from datetime import timezone
+    from pathlib import Path
+
+    from channels.email.intake import ingest
+
+    office = _office_or_first(office_code)
+    for name in files:
+        path = Path(name)
+        received = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+        result = ingest(path.read_bytes(), received_at=received, office=office, source="import")
+        click.echo(f"{name}: {result.line()}")
+
+
+@mail_group.command("retry-quarantine")
+@with_appcontext
+def mail_retry_quarantine_command() -> None:
+    """Parse and route every quarantined message again (after a fix); prints one line per message."""
+    from channels.email.intake import retry_all_quarantined
+
+    results = retry_all_quarantined()
+    for inbound_id, result in results:
+        click.echo(f"{inbound_id}: {result.line()}")
+    if not results:
+        click.echo("The quarantine is empty.")
+
+
+@mail_group.command("deliver")
+@with_appcontext
+def mail_deliver_command() -> None:
+    """Send the queued outbox mail now through the configured SMTP server."""
+    from channels.email.smtp import make_sender
+
+    from .delivery import deliver_due
+
+    if not current_app.config.get("SMTP_HOST"):
+        raise click.ClickException("no SMTP server configured (HELPDESK_SMTP_HOST): mail stays in the outbox")
+    report = deliver_due(make_sender(current_app.config))
+    click.echo(f"sent {report.sent}, retrying {report.retried}, failed {report.failed}")
+
+
+def _office_or_first(code: str | None) -> Office:
+    query = select(Office).where(Office.code == code) if code else select(Office).order_by(Office.id).limit(1)
+    office = db.session.scalar(query)
+    if office is None:
+        raise click.ClickException(f"no office {code!r}" if code else "no office yet: run `helpdesk init`")
+    return office

@@ -1,0 +1,348 @@
+"""Email intake: raw bytes from IMAP or a file become a ticket, a reply on one, an ignored record or a quarantine entry.
+
+``ingest`` is the one path for every inbound email (the IMAP poller and ``helpdesk mail import`` both use it).
+Each message is one transaction: the raw bytes are stored first, a message already taken is recognised by its
+dedupe key (Message-ID and content hash), then it is parsed and routed through the ticket service, and the
+transaction commits. Anything that goes wrong after the raw bytes are safe rolls back and leaves the message
+in quarantine, raw, with the error: never an exception out of ``ingest``, never a lost message.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from helpdesk import notices, tickets
+from helpdesk.blobs import read_blob, store_blob
+from helpdesk.extensions import db
+from helpdesk.mail_ids import ticket_ref_from
+from helpdesk.models import InboundEmail, Office, OutboxMessage, Ticket, TicketEvent
+from helpdesk.requesters import find_or_create_requester
+from helpdesk.states import Status
+from helpdesk.timeutil import as_utc, utcnow
+
+from .parse import ParsedEmail, parse_email
+from .quotes import split_quoted
+from .signals import MailKind, Signals, classify
+
+log = logging.getLogger(__name__)
+
+# "[#LPSE-2026-000123]" (ours) and "[LPSE-2026-000123]" (older clients strip the #) in a subject.
+SUBJECT_TAG = re.compile(r"\[#?\s*([A-Z][A-Z0-9]*-\d{4}-\d{6})\s*\]", re.IGNORECASE)
+REPLY_PREFIXES = re.compile(r"^\s*((re|aw|fw|fwd|bls|balas|tr|wg|sv|antw)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What became of one message: ``ticket`` (a new one), ``reply`` (joined one), ``duplicate``,
+    ``ignored`` or ``quarantined``, with the ticket reference and the reason where there is one."""
+
+    outcome: str
+    ticket_ref: str | None = None
+    reason: str | None = None
+    inbound_id: int | None = None
+    ticket_status: str | None = None
+
+    def line(self) -> str:
+        """One line for ``helpdesk mail import``: the reference, ``duplicate``, ``ignored: R``, ``quarantined: R``."""
+        if self.outcome in ("ticket", "reply"):
+            return self.ticket_ref or ""
+        if self.outcome == "duplicate":
+            return "duplicate"
+        return f"{self.outcome}: {self.reason}"
+
+
+class Ignore(Exception):
+    """Routing decided the message makes no ticket; the reason is recorded on its inbound row."""
+
+
+def dedupe_key(message_id: str | None, content_hash: str) -> str:
+    """sha256 of the Message-ID and the content hash: the same message, not merely the same id."""
+    return hashlib.sha256(f"{message_id or ''}\n{content_hash}".encode()).hexdigest()
+
+
+def ingest(raw: bytes, *, received_at: datetime, office: Office, source: str, uid: int | None = None) -> IngestResult:
+    """Take one raw message in its own transaction (commits). Never raises for bad mail.
+
+    ``received_at`` is when our side got it (IMAP INTERNALDATE, a file's modification time).
+    """
+    received_at = as_utc(received_at)
+    office_id = office.id
+    blob = store_blob(raw, content_type="message/rfc822")
+    try:
+        parsed: ParsedEmail | None = parse_email(raw, max_bytes=current_app.config["MAIL_MAX_BYTES"])
+        message_id, content_hash = parsed.message_id, parsed.content_hash
+    except Exception as exc:  # the parser promises never to raise; if it does, the message waits in quarantine
+        log.exception("parser failed on a %d-byte message from %s", len(raw), source)
+        parsed, message_id, content_hash = None, None, hashlib.sha256(raw).hexdigest()
+        parse_error = f"parser: {type(exc).__name__}: {exc}"
+    key = dedupe_key(message_id, content_hash)
+    known = db.session.scalar(select(InboundEmail).where(InboundEmail.dedupe_key == key))
+    if known is not None:
+        db.session.rollback()
+        return _duplicate(known)
+    row = InboundEmail(
+        office_id=office_id, dedupe_key=key, message_id=_clip(message_id, 250), content_hash=content_hash,
+        raw_sha256=blob.sha256, size=len(raw), source=source[:120], uid=uid, received_at=received_at,
+        from_address=_clip(parsed.sender.address if parsed and parsed.sender else None, 320),
+        subject=_clip(parsed.subject if parsed else "", 300) or "", status="processing",
+    )
+    db.session.add(row)
+    try:
+        db.session.flush()
+    except IntegrityError:  # another process took the same message a moment ago
+        db.session.rollback()
+        known = db.session.scalar(select(InboundEmail).where(InboundEmail.dedupe_key == key))
+        return _duplicate(known) if known is not None else IngestResult("duplicate")
+    if parsed is None:
+        row.status, row.reason = "quarantined", parse_error
+        db.session.commit()
+        return IngestResult("quarantined", reason=parse_error, inbound_id=row.id)
+    return _process(row, parsed, raw=raw)
+
+
+def retry_quarantined(inbound_id: int) -> IngestResult:
+    """Parse and route a quarantined message again from its raw bytes (after a fix). Commits."""
+    row = db.session.get(InboundEmail, inbound_id)
+    if row is None or row.status != "quarantined":
+        raise ValueError(f"inbound email {inbound_id} is not in quarantine")
+    row.attempts += 1
+    try:
+        parsed = parse_email(read_blob(row.raw_sha256), max_bytes=current_app.config["MAIL_MAX_BYTES"])
+    except Exception as exc:
+        log.exception("parser failed again on inbound email %s", inbound_id)
+        row.reason = f"parser: {type(exc).__name__}: {exc}"
+        db.session.commit()
+        return IngestResult("quarantined", reason=row.reason, inbound_id=row.id)
+    return _process(row, parsed)
+
+
+def retry_all_quarantined() -> list[tuple[int, IngestResult]]:
+    """``retry_quarantined`` for every message in quarantine, oldest first."""
+    ids = db.session.scalars(select(InboundEmail.id).where(InboundEmail.status == "quarantined")
+                             .order_by(InboundEmail.id)).all()
+    return [(inbound_id, retry_quarantined(inbound_id)) for inbound_id in ids]
+
+
+# -- routing --------------------------------------------------------------------------------------------------
+
+def _process(row: InboundEmail, parsed: ParsedEmail, *, raw: bytes | None = None) -> IngestResult:
+    """Route ``row`` and commit; on any error roll back and commit it as quarantined instead.
+
+    ``raw``: the message's bytes when ``row`` is new in this transaction (a rollback takes the row and its blob
+    row with it, so both are written again for the quarantine).
+    """
+    inbound_id, attempts = row.id, row.attempts
+    saved = {column.key: getattr(row, column.key) for column in InboundEmail.__table__.columns
+             if column.key != "id"}
+    try:
+        outcome, ticket = _route(row, parsed)
+        row.status, row.processed_at = ("ignored" if outcome == "ignored" else "processed"), utcnow()
+        if ticket is not None:
+            row.ticket_id = ticket.id
+        result = IngestResult(outcome, ticket.ref if ticket else None, row.reason, row.id,
+                              ticket.status if ticket else None)
+        db.session.commit()
+        log.info("inbound email %s: %s", inbound_id, result.line())
+        return result
+    except Exception as exc:
+        db.session.rollback()
+        reason = f"{type(exc).__name__}: {exc}"[:2000]
+        log.exception("inbound email %s quarantined", inbound_id)
+    row = db.session.get(InboundEmail, inbound_id)
+    if row is None:  # the row was new in the rolled-back transaction: write it (and its raw blob row) again
+        store_blob(raw if raw is not None else read_blob(saved["raw_sha256"]), content_type="message/rfc822")
+        row = InboundEmail(**saved)
+        db.session.add(row)
+    row.status, row.reason, row.attempts, row.ticket_id, row.event_id = "quarantined", reason, attempts, None, None
+    db.session.commit()
+    return IngestResult("quarantined", reason=reason, inbound_id=row.id)
+
+
+def _route(row: InboundEmail, parsed: ParsedEmail) -> tuple[str, Ticket | None]:
+    """Decide what the message is and make the ticket service calls. Returns (outcome, ticket)."""
+    config = current_app.config
+    office = db.session.get(Office, row.office_id)
+    signals = classify(parsed, own_addresses=notices.own_addresses(), loop_header=config["MAIL_LOOP_HEADER"])
+    at = row.received_at
+    if signals.kind in (MailKind.BOUNCE, MailKind.DELIVERY_REPORT):
+        return _route_report(row, parsed, signals)
+    sender = parsed.sender
+    if sender is None or not sender.address:
+        raise ValueError("no usable sender address (From, Reply-To, Sender and Return-Path are all unusable)")
+    if signals.no_reply_reason in ("loop_header", "own_address"):
+        return _ignore(row, f"{signals.no_reply_reason}: {signals.no_reply_detail}"), None
+    thread, untrusted_tag = _find_thread(parsed, sender.address)
+    if signals.kind in (MailKind.AUTO_REPLY, MailKind.OUT_OF_OFFICE):
+        if thread is None or thread.status == Status.CLOSED:
+            return _ignore(row, f"{signals.kind.value} matching no open ticket ({signals.no_reply_detail})"), None
+        event = tickets.record_automatic_mail(thread, kind=signals.kind.value, body=parsed.text, at=at,
+                                              data=_message_data(row, parsed))
+        _store_attachments(thread, event, parsed)
+        row.event_id = event.id
+        return "reply", thread
+    if thread is not None and thread.status != Status.CLOSED:
+        event = tickets.add_message(thread, direction="inbound", body=_body(parsed), via="email", at=at,
+                                    data=_message_data(row, parsed))
+        _store_attachments(thread, event, parsed)
+        _note_oversized(thread, parsed)
+        row.event_id = event.id
+        return "reply", thread
+    requester = find_or_create_requester(name=sender.name, email=sender.address)
+    subject = SUBJECT_TAG.sub("", REPLY_PREFIXES.sub("", parsed.subject)).strip() or parsed.subject
+    ticket = tickets.open_ticket(office=office, requester=requester, channel="email", subject=subject,
+                                 body=_body(parsed), received_at=at)
+    created = db.session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
+                                                          TicketEvent.kind == "created"))
+    _store_attachments(ticket, created, parsed)
+    row.event_id = created.id
+    if thread is not None:  # a reply to a closed ticket
+        tickets.link(ticket, thread, kind="follow_up_of", at=at)
+    elif untrusted_tag is not None:
+        tickets.link(ticket, untrusted_tag, kind="possible_duplicate", at=at)
+    _note_oversized(ticket, parsed)
+    if signals.no_reply_reason:
+        tickets.block_automatic_mail(ticket, signals.no_reply_reason, detail=signals.no_reply_detail, at=at)
+    else:
+        tickets.notify(ticket, "acknowledgement", at=at, oversized=_oversized_context(parsed))
+    return "ticket", ticket
+
+
+def _route_report(row: InboundEmail, parsed: ParsedEmail, signals: Signals) -> tuple[str, Ticket | None]:
+    """A bounce or delivery report: it concerns one of our messages, or it is recorded as ignored."""
+    ours = None
+    if signals.original_message_ids:
+        ours = db.session.scalar(select(OutboxMessage).where(
+            OutboxMessage.message_id.in_(signals.original_message_ids)).order_by(OutboxMessage.id.desc()).limit(1))
+    label = "bounce" if signals.kind == MailKind.BOUNCE else "delivery report"
+    if ours is None:
+        return _ignore(row, f"{label} matching none of our messages"), None
+    ticket = db.session.get(Ticket, ours.ticket_id) if ours.ticket_id else None
+    if signals.kind == MailKind.BOUNCE:
+        tickets.record_bounce(ours, detail=_first_lines(parsed.text, 12), at=row.received_at)
+    elif ticket is not None:
+        tickets.record_automatic_mail(ticket, kind="delivery_report", body=_first_lines(parsed.text, 12),
+                                      at=row.received_at, data={"outbox_id": ours.id, **_message_data(row, parsed)})
+    if ticket is None:
+        return _ignore(row, f"{label} for outbox message {ours.id}, which has no ticket"), None
+    return "reply", ticket
+
+
+def _find_thread(parsed: ParsedEmail, sender: str) -> tuple[Ticket | None, Ticket | None]:
+    """(the ticket this message continues, a ticket its subject tag names but the sender may not join).
+
+    In-Reply-To and References are tried first (nearest parent first): our signed Message-IDs map to their
+    ticket without a lookup, other ids through the Message-IDs we stored. A ``[#REF]`` tag in the subject is
+    trusted only when the sender already takes part in that ticket.
+    """
+    candidates = list(dict.fromkeys([*parsed.in_reply_to, *reversed(parsed.references)]))
+    for message_id in candidates[:50]:
+        ticket = _ticket_for_message_id(message_id)
+        if ticket is not None:
+            return ticket, None
+    match = SUBJECT_TAG.search(parsed.subject)
+    if match is None:
+        return None, None
+    tagged = db.session.scalar(select(Ticket).where(Ticket.ref == match.group(1).upper()))
+    if tagged is None:
+        return None, None
+    if _takes_part(tagged, sender):
+        return tagged, None
+    return None, tagged
+
+
+def _ticket_for_message_id(message_id: str) -> Ticket | None:
+    ref = ticket_ref_from(message_id)
+    if ref is not None:
+        ticket = db.session.scalar(select(Ticket).where(Ticket.ref == ref))
+        if ticket is not None:
+            return ticket
+    ticket_id = db.session.scalar(select(OutboxMessage.ticket_id).where(
+        OutboxMessage.message_id == message_id, OutboxMessage.ticket_id.is_not(None)).limit(1))
+    if ticket_id is None:
+        ticket_id = db.session.scalar(select(InboundEmail.ticket_id).where(
+            InboundEmail.message_id == message_id, InboundEmail.ticket_id.is_not(None)).limit(1))
+    return db.session.get(Ticket, ticket_id) if ticket_id is not None else None
+
+
+def _takes_part(ticket: Ticket, sender: str) -> bool:
+    """Whether ``sender`` is the ticket's requester or has written to it before."""
+    sender = sender.lower()
+    if (ticket.requester.email or "").lower() == sender:
+        return True
+    return db.session.scalar(select(InboundEmail.id).where(
+        InboundEmail.ticket_id == ticket.id,
+        or_(InboundEmail.from_address == sender, InboundEmail.from_address == sender.lower())).limit(1)) is not None
+
+
+# -- pieces ---------------------------------------------------------------------------------------------------
+
+def _body(parsed: ParsedEmail) -> str:
+    return parsed.text.strip() or "(email tanpa isi teks)"
+
+
+def _message_data(row: InboundEmail, parsed: ParsedEmail) -> dict:
+    """Event data for an email: its inbound row, subject, where quoted history starts, and its sanitised HTML."""
+    text = _body(parsed)
+    visible, quoted = split_quoted(text)
+    data: dict = {"inbound_email_id": row.id, "subject": parsed.subject[:300],
+                  "from": parsed.sender.address if parsed.sender else None}
+    if quoted:
+        data["quoted_at"] = len(visible)
+    if parsed.cc:
+        data["cc"] = [address.address for address in parsed.cc[:20]]
+    if parsed.html:
+        data["html_sha256"] = store_blob(parsed.html.encode(), content_type="text/html; charset=utf-8").sha256
+    return data
+
+
+def _store_attachments(ticket: Ticket, event: TicketEvent | None, parsed: ParsedEmail) -> None:
+    for part in parsed.attachments:
+        blob = store_blob(part.data, content_type=part.content_type)
+        tickets.attach(ticket, event, blob=blob, filename=part.filename, content_type=part.content_type,
+                       content_id=part.content_id, inline=part.inline)
+
+
+def _note_oversized(ticket: Ticket, parsed: ParsedEmail) -> None:
+    context = _oversized_context(parsed)
+    if context is None:
+        return
+    names = "\n".join(f"- {name} ({size} MB)" for name, size in context["skipped"]) or "-"
+    tickets.add_note(ticket, actor=None, body=(
+        f"Email berukuran {context['size_mb']} MB melebihi batas {context['limit_mb']} MB. Teksnya dicatat dan "
+        f"email aslinya disimpan utuh, tetapi lampiran berikut tidak disimpan:\n{names}"))
+
+
+def _oversized_context(parsed: ParsedEmail) -> dict | None:
+    if not parsed.oversized:
+        return None
+    return {"size_mb": _mb(parsed.size), "limit_mb": _mb(current_app.config["MAIL_MAX_BYTES"]),
+            "skipped": [(name, _mb(size)) for name, _type, size in parsed.skipped_attachments]}
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}".replace(".", ",")
+
+
+def _ignore(row: InboundEmail, reason: str) -> str:
+    row.reason = reason[:2000]
+    return "ignored"
+
+
+def _duplicate(known: InboundEmail) -> IngestResult:
+    ref = known.ticket.ref if known.ticket_id is not None else None
+    return IngestResult("duplicate", ticket_ref=ref, inbound_id=known.id)
+
+
+def _first_lines(text: str, count: int) -> str:
+    return "\n".join(text.strip().splitlines()[:count])
+
+
+def _clip(value: str | None, size: int) -> str | None:
+    return value[:size] if value else value

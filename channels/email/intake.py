@@ -179,9 +179,11 @@ def _route(row: InboundEmail, parsed: ParsedEmail) -> tuple[str, Ticket | None]:
     if signals.no_reply_reason in ("loop_header", "own_address"):
         return _ignore(row, f"{signals.no_reply_reason}: {signals.no_reply_detail}"), None
     thread, untrusted_tag = _find_thread(parsed, sender.address)
-    if signals.kind in (MailKind.AUTO_REPLY, MailKind.OUT_OF_OFFICE):
-        if thread is None or thread.status == Status.CLOSED:
-            return _ignore(row, f"{signals.kind.value} matching no open ticket ({signals.no_reply_detail})"), None
+    automatic = signals.kind in (MailKind.AUTO_REPLY, MailKind.OUT_OF_OFFICE)
+    if signals.kind == MailKind.OUT_OF_OFFICE and (thread is None or thread.status == Status.CLOSED):
+        return _ignore(row, f"out-of-office reply matching no open ticket ({signals.no_reply_detail})"), None
+    if automatic and thread is not None and thread.status != Status.CLOSED:
+        # Kept on the ticket, never a status change: an autoresponder is not the requester answering.
         event = tickets.record_automatic_mail(thread, kind=signals.kind.value, body=parsed.text, at=at,
                                               data=_message_data(row, parsed))
         _store_attachments(thread, event, parsed)
@@ -201,7 +203,8 @@ def _route(row: InboundEmail, parsed: ParsedEmail) -> tuple[str, Ticket | None]:
     created = db.session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
                                                           TicketEvent.kind == "created"))
     _store_attachments(ticket, created, parsed)
-    row.event_id = created.id
+    row.ticket_id, row.event_id = ticket.id, created.id
+    db.session.flush()  # the acknowledgement threads to this message (outbox.thread_headers)
     if thread is not None:  # a reply to a closed ticket
         tickets.link(ticket, thread, kind="follow_up_of", at=at)
     elif untrusted_tag is not None:

@@ -33,6 +33,9 @@ from helpdesk.requesters import find_or_create_requester
 from helpdesk.staff import create_staff
 from helpdesk.states import Status
 
+from .servers.dovecot import DovecotServer, session_server
+from .servers.smtp import SmtpServer, smtp_server
+
 PG_URL_ENV = "HELPDESK_TEST_DATABASE_URL"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(PG_URL_ENV) else [])
 
@@ -252,3 +255,36 @@ def make_ticket(office: Office, make_requester: Callable[..., Requester]) -> Cal
         db.session.commit()
         return ticket
     return _make_ticket
+
+
+# -- mail servers ----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def dovecot_server() -> Iterator[DovecotServer]:
+    """A private Dovecot on a free loopback port for the whole run (skip locally / fail in CI if it can't start)."""
+    yield from session_server()
+
+
+@pytest.fixture
+def dovecot(dovecot_server: DovecotServer) -> DovecotServer:
+    """The Dovecot with a fresh, empty mailbox as its current user."""
+    return dovecot_server.fresh_mailbox()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a loopback port, recording what it accepts."""
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+def mail_app(app: Flask, office: Office, dovecot: DovecotServer, smtp: SmtpServer) -> Flask:
+    """The app wired to the Dovecot mailbox and the SMTP server, as an office would configure it."""
+    office.email = "helpdesk@lpse-uji.example.go.id"
+    db.session.commit()
+    app.config.update(
+        IMAP_HOST=dovecot.host, IMAP_PORT=dovecot.port, IMAP_USER=dovecot.user, IMAP_PASSWORD=dovecot.password,
+        IMAP_SECURITY="plain", IMAP_OFFICE=office.code, MAIL_FROM="Helpdesk LPSE Uji <helpdesk@lpse-uji.example.go.id>",
+        **smtp.config(MAIL_TIMEOUT_SECONDS=10))
+    return app

@@ -8,8 +8,12 @@ from pathlib import Path
 
 from flask import current_app
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
 from .extensions import db
 from .models import Blob
+from .timeutil import utcnow
 
 
 def blob_root() -> Path:
@@ -23,7 +27,10 @@ def blob_path(sha256: str) -> Path:
 
 
 def store_blob(data: bytes, *, content_type: str = "application/octet-stream") -> Blob:
-    """Write ``data`` to the store (atomically, once) and return its row. Flushes, never commits.
+    """Write ``data`` to the store (atomically, once) and record its row. Never commits.
+
+    Returns the row, or for bytes new to the store an equal Blob object that is not in the session (read its
+    fields; link attachments by ``blob_sha256``).
 
     The file is written before the row, so a row never points at a missing file; a file without a row (after a
     rollback) is harmless and is reused by the next store of the same bytes.
@@ -31,7 +38,8 @@ def store_blob(data: bytes, *, content_type: str = "application/octet-stream") -
     sha256 = hashlib.sha256(data).hexdigest()
     path = blob_path(sha256)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -44,9 +52,12 @@ def store_blob(data: bytes, *, content_type: str = "application/octet-stream") -
             raise
     blob = db.session.get(Blob, sha256)
     if blob is None:
-        blob = Blob(sha256=sha256, size=len(data), content_type=content_type)
-        db.session.add(blob)
-        db.session.flush()
+        # One statement, no unit-of-work round: another transaction may be storing the same bytes right now.
+        insert = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}[db.session.get_bind().dialect.name]
+        now = utcnow()
+        db.session.execute(insert(Blob).values(sha256=sha256, size=len(data), content_type=content_type,
+                                               created_at=now).on_conflict_do_nothing(index_elements=["sha256"]))
+        blob = Blob(sha256=sha256, size=len(data), content_type=content_type, created_at=now)  # not in the session
     return blob
 
 

@@ -7,10 +7,11 @@ the ticket either way (sent, or not sent and why).
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timedelta
 from typing import Final
 
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import func, select
 
 from . import settings
@@ -30,8 +31,23 @@ SYSTEM_LOCAL_PARTS: Final = re.compile(
     re.IGNORECASE)
 
 
+OWN_ADDRESSES_CACHE_SECONDS = 60
+
+
 def own_addresses() -> set[str]:
-    """Our addresses (MAIL_FROM, MAIL_OWN_ADDRESSES, every office's and mailbox's address), lower-case."""
+    """Our addresses (MAIL_FROM, MAIL_OWN_ADDRESSES, every office's and mailbox's address), lower-case.
+
+    Read at most every OWN_ADDRESSES_CACHE_SECONDS per app context (a poller asks for every message).
+    """
+    cached = g.get("own_addresses")
+    if cached is not None and time.monotonic() - cached[1] < OWN_ADDRESSES_CACHE_SECONDS:
+        return cached[0]
+    found = _own_addresses()
+    g.own_addresses = (found, time.monotonic())
+    return found
+
+
+def _own_addresses() -> set[str]:
     from .models import Office
 
     config = current_app.config

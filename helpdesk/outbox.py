@@ -32,8 +32,9 @@ def enqueue_email(*, to: str, template: str, ticket: Ticket | None = None, event
     References pointing at the requester's latest email, so mail clients thread it.
     """
     subject, body = render_mail(template, locale=locale, ticket=ticket, **context)
-    all_headers = dict(thread_headers(ticket) if ticket is not None else {})
-    all_headers.update(headers or {})
+    headers = headers or {}
+    all_headers = dict(thread_headers(ticket) if ticket is not None and "In-Reply-To" not in headers else {})
+    all_headers.update(headers)
     message = OutboxMessage(
         channel="email", recipient=to, subject=subject, body=body, headers=all_headers, template=template,
         ticket_id=ticket.id if ticket else None, event_id=event.id if event else None, automatic=automatic,

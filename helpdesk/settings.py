@@ -1,7 +1,10 @@
 """Operational settings (DESIGN.md §3): stored in the database, editable by an admin, with defaults here."""
 from __future__ import annotations
 
+import time
 from typing import Any
+
+from flask import g
 
 from .extensions import db
 from .models import Setting, Staff
@@ -17,12 +20,21 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+CACHE_SECONDS = 30  # a change made by another process is seen within this time
+
+
 def get_setting(key: str) -> Any:
-    """The stored value of ``key``, or its default."""
+    """The stored value of ``key``, or its default (read at most every CACHE_SECONDS per app context)."""
     if key not in DEFAULTS:
         raise KeyError(f"unknown setting {key!r}")
+    cache = g.setdefault("settings_cache", {})
+    now = time.monotonic()
+    if key in cache and now - cache[key][1] < CACHE_SECONDS:
+        return cache[key][0]
     row = db.session.get(Setting, key)
-    return DEFAULTS[key] if row is None else row.value
+    value = DEFAULTS[key] if row is None else row.value
+    cache[key] = (value, now)
+    return value
 
 
 def set_setting(key: str, value: Any, *, actor: Staff | None = None) -> None:
@@ -36,3 +48,4 @@ def set_setting(key: str, value: Any, *, actor: Staff | None = None) -> None:
         row.value = value
         row.updated_by_id = actor.id if actor else None
     db.session.flush()
+    g.setdefault("settings_cache", {}).pop(key, None)

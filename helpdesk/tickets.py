@@ -277,7 +277,8 @@ def block_automatic_mail(ticket: Ticket, reason: str, *, detail: str = "", at: d
             data={"notice": "acknowledgement", "reason": reason, "detail": detail[:300]})
 
 
-def notify(ticket: Ticket, notice: str, *, at: datetime | None = None, **context: Any) -> OutboxMessage | None:
+def notify(ticket: Ticket, notice: str, *, at: datetime | None = None, headers: dict[str, str] | None = None,
+           **context: Any) -> OutboxMessage | None:
     """Send the requester an automatic notice (acknowledgement, pending, resolved) unless it must not go.
 
     Either way the ticket records it: ``auto_reply_queued`` with the outbox message, or
@@ -290,7 +291,8 @@ def notify(ticket: Ticket, notice: str, *, at: datetime | None = None, **context
             _record(ticket, "auto_reply_suppressed", at=at, data={"notice": notice, "reason": reason})
         return None
     message = enqueue_email(to=ticket.requester.email, template=notices.NOTICES[notice], ticket=ticket,
-                            automatic=True, signature=settings.get_setting("mail.signature"), **context)
+                            automatic=True, headers=headers, signature=settings.get_setting("mail.signature"),
+                            **context)
     message.created_at = at
     event = _record(ticket, "auto_reply_queued", at=at, data={"notice": notice, "outbox_id": message.id})
     message.event_id = event.id

@@ -12,7 +12,8 @@ PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.set_language", "bootstrap.stat
 
 
 def _example_url(rule, ticket_ref: str) -> str:
-    values = {"ref": ticket_ref, "staff_id": "1", "attachment_id": "1", "code": "id", "filename": "x"}
+    values = {"ref": ticket_ref, "staff_id": "1", "attachment_id": "1", "code": "id", "filename": "x",
+              "message_id": "1", "inbound_id": "1", "event_id": "1"}
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: values[m.group(1)], rule.rule)
 
 

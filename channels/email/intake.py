@@ -142,7 +142,8 @@ def _process(row: InboundEmail, parsed: ParsedEmail, *, raw: bytes | None = None
     saved = {column.key: getattr(row, column.key) for column in InboundEmail.__table__.columns
              if column.key != "id"}
     try:
-        outcome, ticket = _route(row, parsed)
+        with db.session.no_autoflush:  # the verbs flush what they need; fewer flushes make intake faster
+            outcome, ticket = _route(row, parsed)
         row.status, row.processed_at = ("ignored" if outcome == "ignored" else "processed"), utcnow()
         if ticket is not None:
             row.ticket_id = ticket.id
@@ -213,7 +214,8 @@ def _route(row: InboundEmail, parsed: ParsedEmail) -> tuple[str, Ticket | None]:
     if signals.no_reply_reason:
         tickets.block_automatic_mail(ticket, signals.no_reply_reason, detail=signals.no_reply_detail, at=at)
     else:
-        tickets.notify(ticket, "acknowledgement", at=at, oversized=_oversized_context(parsed))
+        thread = {"In-Reply-To": parsed.message_id, "References": parsed.message_id} if parsed.message_id else None
+        tickets.notify(ticket, "acknowledgement", at=at, headers=thread, oversized=_oversized_context(parsed))
     return "ticket", ticket
 
 

@@ -15,9 +15,9 @@ from ..vocab import Application, Channel, Level, ProblemKind, SpseRole, StaffRol
 
 def init_app(app: Flask) -> None:
     """Register blueprints, template helpers and error pages."""
-    from . import admin, auth, phone, queue, tickets
+    from . import admin, auth, mail, phone, queue, tickets
 
-    for module in (auth, queue, tickets, phone, admin):
+    for module in (auth, queue, tickets, phone, admin, mail):
         app.register_blueprint(module.bp)
 
     login_manager.login_view = "auth.login"

@@ -1,23 +1,28 @@
 """The ticket page and its actions. Each action is one service call and one commit."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from escalation.sla import SLA_LABELS, sla_state
 
 from .. import tickets
-from ..blobs import blob_path
+from ..blobs import blob_path, read_blob
 from ..calendars import calendar_for
 from ..errors import HelpdeskError, InvalidTransition, UnknownTicket
 from ..extensions import db
-from ..models import Attachment, Staff, Ticket
+from ..models import Attachment, Staff, Ticket, TicketEvent
 from ..requesters import count_tickets, earlier_tickets
 from ..staff import office_staff
 from ..states import STATUS_LABELS, TRANSITIONS, Status, allowed_moves
 from ..timeutil import utcnow
 from .forms import AssignForm, ClassificationForm, EscalateForm, NoteForm, ReplyForm, StatusForm, options
+from .mail import event_html_urls, rewrite_cid_urls, timeline_context
+
+# The email HTML view: sanitised at intake, and still given nothing to run, nowhere to send a form, no base URL.
+EMAIL_HTML_CSP = ("default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; form-action 'none'; "
+                  "base-uri 'none'")
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 
@@ -93,7 +98,8 @@ def _render(ticket: Ticket, status_code: int = 200, **forms):
         "web/tickets/show.html", ticket=ticket, office=ticket.office, sla=state, sla_label=SLA_LABELS[state],
         left=left, earlier=earlier_tickets(ticket.requester, limit=10, exclude_id=ticket.id),
         requester_total=count_tickets(ticket.requester), attachments=attachments,
-        can_escalate=Status.ESCALATED in TRANSITIONS[Status(ticket.status)], **all_forms,
+        can_escalate=Status.ESCALATED in TRANSITIONS[Status(ticket.status)],
+        **timeline_context(ticket, attachments), **all_forms,
     ), status_code
 
 
@@ -219,3 +225,38 @@ def attachment(ref: str, attachment_id: int):
         abort(404)
     return send_file(blob_path(item.blob_sha256), mimetype=item.content_type, as_attachment=True,
                      download_name=item.filename)
+
+
+@bp.post("/<ref>/clear-flag")
+@login_required
+def clear_flag(ref: str):
+    """Mark the ticket's flag (a bounce, a failed delivery...) as handled."""
+    ticket = _ticket_or_404(ref)
+    if tickets.clear_flag(ticket, actor=current_user) is None:
+        flash(_("The ticket has no flag."), "info")
+    else:
+        db.session.commit()
+        flash(_("Flag cleared."), "success")
+    return redirect(url_for(".show", ref=ticket.ref))
+
+
+@bp.get("/<ref>/events/<int:event_id>/html")
+@login_required
+def event_html(ref: str, event_id: int):
+    """The sanitised HTML of an email on the ticket, alone on a page that can run nothing and load only our images.
+
+    Its cid: images point at the ticket's inline attachments; the Content-Security-Policy lets only those
+    (and data: images) load, so the HTML can neither run code nor tell a sender that it was read.
+    """
+    ticket = _ticket_or_404(ref)
+    event = db.session.get(TicketEvent, event_id)
+    if event is None or event.ticket_id != ticket.id or not (event.data or {}).get("html_sha256"):
+        abort(404)
+    html = read_blob(event.data["html_sha256"]).decode("utf-8", errors="replace")
+    # Sanitised when the email was taken, and confined by the CSP below: shown as it is, on purpose.
+    response = Response(rewrite_cid_urls(html, event_html_urls(ticket, event)), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = EMAIL_HTML_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -14,6 +14,7 @@ run: $(VENV)/.installed translations
 
 test: $(VENV)/.installed-test translations
 	scripts/ensure-chromium
+	scripts/ensure-dovecot
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed

@@ -5,6 +5,7 @@ message waits here with status ``queued``, visible on its ticket and on the admi
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import render_template
@@ -13,6 +14,7 @@ from flask_babel import force_locale
 from .extensions import db
 from .mail_ids import make_message_id
 from .models import InboundEmail, OutboxMessage, Ticket, TicketEvent
+from .timeutil import utcnow
 
 
 def render_mail(name: str, *, locale: str = "id", **context: Any) -> tuple[str, str]:
@@ -25,7 +27,7 @@ def render_mail(name: str, *, locale: str = "id", **context: Any) -> tuple[str, 
 
 def enqueue_email(*, to: str, template: str, ticket: Ticket | None = None, event: TicketEvent | None = None,
                   headers: dict[str, str] | None = None, locale: str = "id", automatic: bool = False,
-                  **context: Any) -> OutboxMessage:
+                  created_at: datetime | None = None, **context: Any) -> OutboxMessage:
     """Render a mail template and queue it for delivery. Flushes, never commits.
 
     The message gets its Message-ID now (signed with the ticket's reference) and, on a ticket, In-Reply-To and
@@ -38,7 +40,7 @@ def enqueue_email(*, to: str, template: str, ticket: Ticket | None = None, event
     message = OutboxMessage(
         channel="email", recipient=to, subject=subject, body=body, headers=all_headers, template=template,
         ticket_id=ticket.id if ticket else None, event_id=event.id if event else None, automatic=automatic,
-        message_id=make_message_id(ticket.ref if ticket else None),
+        message_id=make_message_id(ticket.ref if ticket else None), created_at=created_at or utcnow(),
     )
     db.session.add(message)
     db.session.flush()

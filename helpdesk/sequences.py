@@ -14,8 +14,11 @@ def next_value(name: str) -> int:
     The UPDATE takes the row's write lock (PostgreSQL) or the database's write lock (SQLite) until the caller's
     transaction ends, so concurrent callers get distinct numbers. Flushes, never commits.
     """
+    statement = update(Sequence).where(Sequence.name == name).values(value=Sequence.value + 1)
+    value = db.session.execute(statement.returning(Sequence.value)).scalar_one_or_none()
+    if value is not None:  # the usual case: one statement
+        return value
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     db.session.execute(insert(Sequence).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"]))
-    statement = update(Sequence).where(Sequence.name == name).values(value=Sequence.value + 1)
     return db.session.execute(statement.returning(Sequence.value)).scalar_one()

@@ -291,9 +291,8 @@ def notify(ticket: Ticket, notice: str, *, at: datetime | None = None, headers: 
             _record(ticket, "auto_reply_suppressed", at=at, data={"notice": notice, "reason": reason})
         return None
     message = enqueue_email(to=ticket.requester.email, template=notices.NOTICES[notice], ticket=ticket,
-                            automatic=True, headers=headers, signature=settings.get_setting("mail.signature"),
-                            **context)
-    message.created_at = at
+                            automatic=True, headers=headers, created_at=at,
+                            signature=settings.get_setting("mail.signature"), **context)
     event = _record(ticket, "auto_reply_queued", at=at, data={"notice": notice, "outbox_id": message.id})
     message.event_id = event.id
     return message

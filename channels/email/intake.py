@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -73,7 +74,7 @@ def ingest(raw: bytes, *, received_at: datetime, office: Office, source: str, ui
     ``received_at`` is when our side got it (IMAP INTERNALDATE, a file's modification time).
     """
     received_at = as_utc(received_at)
-    office_id = office.id
+    office_id = sa_inspect(office).identity[0]  # without reloading an office expired by the last commit
     blob = store_blob(raw, content_type="message/rfc822")
     try:
         parsed: ParsedEmail | None = parse_email(raw, max_bytes=current_app.config["MAIL_MAX_BYTES"])

@@ -28,7 +28,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[0] = str(ROOT)  # the repository, not bench/ (whose queue.py would shadow the standard library's)
 
 from tests.servers.dovecot import DovecotServer  # noqa: E402
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -369,4 +370,21 @@ def test_any_bytes_end_as_ticket_ignored_or_quarantine(take, raw):
     result = take(raw)
     assert result.outcome in ("ticket", "ignored", "quarantined")
     assert db.session.get(InboundEmail, result.inbound_id) is not None
+    assert take(raw).outcome == "duplicate"
+
+
+# -- every fixture ----------------------------------------------------------------------------------------------
+
+FIXTURES = sorted((Path(__file__).parent / "email").glob("*.eml"))
+# Reports and automatic replies that concern no ticket of ours are recorded as ignored; the rest make tickets.
+IGNORED_PREFIXES = ("bounce-", "dsn-", "mdn-", "oof-", "loop-header")
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda path: path.name)
+def test_every_fixture_message_ends_as_ticket_or_ignored_and_never_twice(take, path):
+    raw = path.read_bytes()
+    result = take(raw)
+    expected = "ignored" if path.name.startswith(IGNORED_PREFIXES) else "ticket"
+    assert result.outcome == expected, f"{path.name}: {result}"
+    assert read_blob(db.session.get(InboundEmail, result.inbound_id).raw_sha256) == raw
     assert take(raw).outcome == "duplicate"

@@ -74,7 +74,8 @@ def resolve_paths(config: MutableMapping[str, Any], instance_path: str) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     config["DATA_DIR"] = str(data_dir)
     if not config.get("SQLALCHEMY_DATABASE_URI"):
-        config["SQLALCHEMY_DATABASE_URI"] = os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'helpdesk.sqlite3'}"
+        default_url = f"sqlite:///{data_dir / 'helpdesk.sqlite3'}"
+        config["SQLALCHEMY_DATABASE_URI"] = os.environ.get("DATABASE_URL") or default_url
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret(data_dir)

@@ -20,21 +20,26 @@ def _mac(ref: str, nonce: str) -> str:
     return hmac.new(key, f"{ref}.{nonce}".encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def mail_domain() -> str:
-    """The right-hand side of our Message-IDs: MAIL_DOMAIN, else MAIL_FROM's domain, else a fixed name."""
+def mail_domain(office_email: str | None = None) -> str:
+    """The right-hand side of our Message-IDs: MAIL_DOMAIN, else MAIL_FROM's domain, else the office address's
+    domain, else a fixed name."""
     config = current_app.config
     if config.get("MAIL_DOMAIN"):
         return config["MAIL_DOMAIN"]
-    sender = config.get("MAIL_FROM") or ""
-    return sender.rpartition("@")[2].strip("> ") or "lpse-helpdesk.invalid"
+    for address in (config.get("MAIL_FROM"), office_email):
+        domain = (address or "").rpartition("@")[2].strip("> ")
+        if domain:
+            return domain
+    return "lpse-helpdesk.invalid"
 
 
-def make_message_id(ref: str | None) -> str:
+def make_message_id(ref: str | None, *, office_email: str | None = None) -> str:
     """A new Message-ID (with angle brackets); signed with the ticket reference when there is one."""
     nonce = secrets.token_hex(6)
+    domain = mail_domain(office_email)
     if ref is None:
-        return f"<helpdesk.{nonce}@{mail_domain()}>"
-    return f"<{ref}.{nonce}.{_mac(ref, nonce)}@{mail_domain()}>"
+        return f"<helpdesk.{nonce}@{domain}>"
+    return f"<{ref}.{nonce}.{_mac(ref, nonce)}@{domain}>"
 
 
 def ticket_ref_from(message_id: str) -> str | None:

@@ -40,7 +40,9 @@ def enqueue_email(*, to: str, template: str, ticket: Ticket | None = None, event
     message = OutboxMessage(
         channel="email", recipient=to, subject=subject, body=body, headers=all_headers, template=template,
         ticket_id=ticket.id if ticket else None, event_id=event.id if event else None, automatic=automatic,
-        message_id=make_message_id(ticket.ref if ticket else None), created_at=created_at or utcnow(),
+        message_id=make_message_id(ticket.ref if ticket else None,
+                                   office_email=ticket.office.email if ticket else None),
+        created_at=created_at or utcnow(),
     )
     db.session.add(message)
     db.session.flush()

@@ -65,11 +65,13 @@ def format_ref(prefix: str, year: int, number: int) -> str:
 # -- verbs --------------------------------------------------------------------------------------------------
 
 def open_ticket(*, office: Office, requester: Requester, channel: str, subject: str, body: str,
-                received_at: datetime, actor: Staff | None = None, **classification: Any) -> Ticket:
+                received_at: datetime, actor: Staff | None = None, event_data: dict[str, Any] | None = None,
+                **classification: Any) -> Ticket:
     """Create a ticket with its reference, its follow-up deadline and its ``created`` event.
 
     ``received_at`` is when our side got it (IMAP INTERNALDATE, the call, the form submission). The reference
-    is numbered per office and per year of receipt in the office's zone. Flushes, never commits.
+    is numbered per office and per year of receipt in the office's zone. ``event_data`` adds channel details
+    to the ``created`` event (an email's id, where its quoted history starts...). Flushes, never commits.
     """
     if channel not in Channel.__members__.values():
         raise ValidationError(_l("Unknown channel %(channel)s.", channel=repr(channel)))
@@ -95,7 +97,7 @@ def open_ticket(*, office: Office, requester: Requester, channel: str, subject: 
     db.session.add(ticket)
     db.session.flush()
     _record(ticket, "created", actor=actor, body=body, at=received_at,
-            data={"channel": channel, "follow_up_due_at": ticket.follow_up_due_at.isoformat(),
+            data={**(event_data or {}), "channel": channel, "follow_up_due_at": ticket.follow_up_due_at.isoformat(),
                   "calendar_version": calendar.version})
     log.info("%s opened via %s, follow-up due %s", ticket.ref, channel, ticket.follow_up_due_at.isoformat())
     return ticket

@@ -201,7 +201,7 @@ def _route(row: InboundEmail, parsed: ParsedEmail) -> tuple[str, Ticket | None]:
     requester = find_or_create_requester(name=sender.name, email=sender.address)
     subject = SUBJECT_TAG.sub("", REPLY_PREFIXES.sub("", parsed.subject)).strip() or parsed.subject
     ticket = tickets.open_ticket(office=office, requester=requester, channel="email", subject=subject,
-                                 body=_body(parsed), received_at=at)
+                                 body=_body(parsed), received_at=at, event_data=_message_data(row, parsed))
     created = db.session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
                                                           TicketEvent.kind == "created"))
     _store_attachments(ticket, created, parsed)

@@ -25,7 +25,8 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(lambda staff_id: db.session.get(Staff, int(staff_id)))
 
     app.jinja_env.filters.update(
-        local_datetime=formatting.local_datetime, deadline=formatting.deadline, short_datetime=formatting.short_datetime,
+        local_datetime=formatting.local_datetime, deadline=formatting.deadline,
+        short_datetime=formatting.short_datetime,
         working_duration=formatting.working_duration, phone=format_phone,
     )
     app.jinja_env.globals.update(

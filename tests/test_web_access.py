@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 
-
 from helpdesk.extensions import db
 from helpdesk.models import Staff, Ticket
 

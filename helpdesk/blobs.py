@@ -6,7 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, g
+from sqlalchemy import text
 
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -26,18 +27,21 @@ def blob_path(sha256: str) -> Path:
     return blob_root() / sha256[:2] / sha256[2:4] / sha256
 
 
-def store_blob(data: bytes, *, content_type: str = "application/octet-stream") -> Blob:
+def store_blob(data: bytes, *, content_type: str = "application/octet-stream", durable: bool = True) -> Blob:
     """Write ``data`` to the store (atomically, once) and record its row. Never commits.
 
     Returns the row, or for bytes new to the store an equal Blob object that is not in the session (read its
     fields; link attachments by ``blob_sha256``).
+
+    ``durable=False`` skips the fsync and leaves the file to ``sync_pending``: the mail poller stores a batch of
+    messages that way and makes them durable together before it files them on the server.
 
     The file is written before the row, so a row never points at a missing file; a file without a row (after a
     rollback) is harmless and is reused by the next store of the same bytes.
     """
     sha256 = hashlib.sha256(data).hexdigest()
     path = blob_path(sha256)
-    if not path.exists():
+    if not path.exists() or path.stat().st_size != len(data):  # a file cut short by a crash is written again
         if not path.parent.is_dir():
             path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -45,8 +49,11 @@ def store_blob(data: bytes, *, content_type: str = "application/octet-stream") -
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    os.fsync(handle.fileno())
             os.replace(tmp, path)
+            if not durable:
+                g.setdefault("unsynced_blobs", set()).add(path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -59,6 +66,23 @@ def store_blob(data: bytes, *, content_type: str = "application/octet-stream") -
                                                created_at=now).on_conflict_do_nothing(index_elements=["sha256"]))
         blob = Blob(sha256=sha256, size=len(data), content_type=content_type, created_at=now)  # not in the session
     return blob
+
+
+def sync_pending() -> int:
+    """fsync the files stored with ``durable=False`` in this app context (one ``os.sync`` for many); returns
+    how many there were. SQLite's write-ahead log is synced too (a checkpoint), so rows and files are both on
+    disk when this returns."""
+    paths = g.pop("unsynced_blobs", set())
+    if len(paths) > 8:
+        os.sync()
+    else:
+        for path in paths:
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
+        db.session.commit()
+    return len(paths)
 
 
 def read_blob(sha256: str) -> bytes:

@@ -235,12 +235,17 @@ def mail_import_command(files: tuple[str, ...], office_code: str | None) -> None
 
     from channels.email.intake import ingest
 
+    from .blobs import sync_pending
+
     office = _office_or_first(office_code)
-    for name in files:
-        path = Path(name)
-        received = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
-        result = ingest(path.read_bytes(), received_at=received, office=office, source="import")
-        click.echo(f"{name}: {result.line()}")
+    try:
+        for name in files:
+            path = Path(name)
+            received = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+            result = ingest(path.read_bytes(), received_at=received, office=office, source="import")
+            click.echo(f"{name}: {result.line()}")
+    finally:
+        sync_pending()
 
 
 @mail_group.command("retry-quarantine")

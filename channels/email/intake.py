@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk import notices, tickets
-from helpdesk.blobs import read_blob, store_blob
+from helpdesk.blobs import read_blob, store_blob, sync_pending
 from helpdesk.extensions import db
 from helpdesk.mail_ids import ticket_ref_from
 from helpdesk.models import InboundEmail, Office, OutboxMessage, Ticket, TicketEvent
@@ -71,11 +71,13 @@ def dedupe_key(message_id: str | None, content_hash: str) -> str:
 def ingest(raw: bytes, *, received_at: datetime, office: Office, source: str, uid: int | None = None) -> IngestResult:
     """Take one raw message in its own transaction (commits). Never raises for bad mail.
 
-    ``received_at`` is when our side got it (IMAP INTERNALDATE, a file's modification time).
+    ``received_at`` is when our side got it (IMAP INTERNALDATE, a file's modification time). The files it
+    stores are made durable by ``helpdesk.blobs.sync_pending``, which the caller runs before it lets go of the
+    message's source (the poller before it moves messages on the server).
     """
     received_at = as_utc(received_at)
     office_id = sa_inspect(office).identity[0]  # without reloading an office expired by the last commit
-    blob = store_blob(raw, content_type="message/rfc822")
+    blob = store_blob(raw, content_type="message/rfc822", durable=False)  # made durable before it is filed
     try:
         parsed: ParsedEmail | None = parse_email(raw, max_bytes=current_app.config["MAIL_MAX_BYTES"])
         message_id, content_hash = parsed.message_id, parsed.content_hash
@@ -110,6 +112,13 @@ def ingest(raw: bytes, *, received_at: datetime, office: Office, source: str, ui
 
 def retry_quarantined(inbound_id: int) -> IngestResult:
     """Parse and route a quarantined message again from its raw bytes (after a fix). Commits."""
+    try:
+        return _retry(inbound_id)
+    finally:
+        sync_pending()
+
+
+def _retry(inbound_id: int) -> IngestResult:
     row = db.session.get(InboundEmail, inbound_id)
     if row is None or row.status != "quarantined":
         raise ValueError(f"inbound email {inbound_id} is not in quarantine")
@@ -159,7 +168,8 @@ def _process(row: InboundEmail, parsed: ParsedEmail, *, raw: bytes | None = None
         log.exception("inbound email %s quarantined", inbound_id)
     row = db.session.get(InboundEmail, inbound_id)
     if row is None:  # the row was new in the rolled-back transaction: write it (and its raw blob row) again
-        store_blob(raw if raw is not None else read_blob(saved["raw_sha256"]), content_type="message/rfc822")
+        store_blob(raw if raw is not None else read_blob(saved["raw_sha256"]), content_type="message/rfc822",
+                   durable=False)
         row = InboundEmail(**saved)
         db.session.add(row)
     row.status, row.reason, row.attempts, row.ticket_id, row.event_id = "quarantined", reason, attempts, None, None
@@ -304,13 +314,14 @@ def _message_data(row: InboundEmail, parsed: ParsedEmail) -> dict:
     if parsed.cc:
         data["cc"] = [address.address for address in parsed.cc[:20]]
     if parsed.html:
-        data["html_sha256"] = store_blob(parsed.html.encode(), content_type="text/html; charset=utf-8").sha256
+        data["html_sha256"] = store_blob(parsed.html.encode(), content_type="text/html; charset=utf-8",
+                                         durable=False).sha256
     return data
 
 
 def _store_attachments(ticket: Ticket, event: TicketEvent | None, parsed: ParsedEmail) -> None:
     for part in parsed.attachments:
-        blob = store_blob(part.data, content_type=part.content_type)
+        blob = store_blob(part.data, content_type=part.content_type, durable=False)
         tickets.attach(ticket, event, blob=blob, filename=part.filename, content_type=part.content_type,
                        content_id=part.content_id, inline=part.inline)
 

@@ -24,6 +24,7 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from helpdesk.blobs import sync_pending
 from helpdesk.extensions import db
 from helpdesk.models import InboundEmail, Mailbox, Office, Ticket
 from helpdesk.states import Status
@@ -177,7 +178,8 @@ def _cycle(imap: ImapSession, mailbox: MailboxConfig, *, stop: threading.Event |
 
 def _file(imap: ImapSession, state: Mailbox, folders: dict[str, str],
           taken: list[tuple[FetchedMessage, IngestResult]]) -> None:
-    """Move taken messages out of the inbox (after their commit), then remember the last UID."""
+    """Move taken messages out of the inbox (after their commit, made durable first), then remember the last UID."""
+    sync_pending()
     by_folder: dict[str, list[tuple[int, int | None]]] = {}
     for message, result in taken:
         target = folders["pending"] if result.ticket_status == Status.PENDING else folders["processed"]

@@ -38,6 +38,10 @@ def by_name(parsed: ParsedEmail) -> dict:
     return {a.filename: a for a in parsed.attachments}
 
 
+class Stalled(BaseException):
+    """Raised by time_limit; a BaseException, so the parser's own `except Exception` nets cannot swallow it."""
+
+
 @contextmanager
 def time_limit(seconds: int) -> Iterator[None]:
     """Fail instead of hanging: SIGALRM interrupts the test after ``seconds``."""
@@ -45,7 +49,7 @@ def time_limit(seconds: int) -> Iterator[None]:
         pytest.skip("needs SIGALRM")
 
     def expire(signum: int, frame: object) -> None:
-        raise TimeoutError(f"took longer than {seconds} s")
+        raise Stalled(f"took longer than {seconds} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.alarm(seconds)
@@ -316,6 +320,12 @@ def test_forwarded_message_is_an_attachment_with_its_exact_bytes():
     assert [a.filename for a in inner.attachments] == ["undangan.pdf"]
 
 
+def test_forwarded_message_name_keeps_a_subject_with_slashes():
+    data = raw("forwarded-rfc822.eml").replace(b"Subject: Undangan klarifikasi teknis\n",
+                                               b"Subject: Undangan klarifikasi 1/2\n")
+    assert [a.filename for a in parse_email(data).attachments] == ["Undangan klarifikasi 1-2.eml"]
+
+
 def test_winmail_dat_is_unpacked_into_its_files():
     data = raw("winmail-tnef.eml")
     assert b"\r\n" in data
@@ -455,6 +465,68 @@ def test_deep_nesting_is_cut_off_and_noted():
     data = b"".join(b"Content-Type: multipart/mixed; boundary=%d\n\n--%d\n" % (i, i) for i in range(60)) + b"deep\n"
     parsed = parse_email(data)
     assert any("nested too deep" in d for d in parsed.defects)
+
+
+def html_message(markup: str) -> bytes:
+    return b"From: budi@example.com\nContent-Type: text/html; charset=utf-8\n\n" + markup.encode()
+
+
+@pytest.mark.parametrize("markup", [
+    "</" * 200_000,  # html.parser alone: about 13 s
+    "<?" * 200_000,
+    "<!--" * 60_000,
+    "&" * 1_000_000,  # html5ever alone: about 8 s
+    "<div>" * 100_000 + "x",  # html5ever alone: about 40 s
+], ids=["end-tags", "processing-instructions", "comments", "ampersands", "deep-nesting"])
+def test_hostile_html_shapes_do_not_stall_the_parser(markup: str):
+    with time_limit(5):
+        parsed = parse_email(html_message(markup))
+    assert_clean_parse(parsed)
+    assert parsed.html is not None
+
+
+@pytest.mark.parametrize("data", [
+    b"Content-Type: text/plain;" + b" a=b;" * 200_000 + b"\n\nbody\n",  # compat32 alone: about 14 s
+    b"To: " + b", ".join(b"u%d@example.com" % i for i in range(20_000)) + b"\n\nbody\n",
+    b"References: " + b" ".join(b"<id%d@example.com>" % i for i in range(20_000)) + b"\n\nbody\n",
+    b"Content-Type: multipart/mixed; boundary=b\n\n" + b"--b\n\nx\n" * 200_000,
+    b"Content-Type: text/html\n\n" + (b"a" * 9_999 + b"<b>") * 100,
+], ids=["parameters", "addresses", "references", "parts", "text-runs"])
+def test_hostile_header_and_structure_shapes_do_not_stall_the_parser(data: bytes):
+    with time_limit(5):
+        parsed = parse_email(data)
+    assert_clean_parse(parsed)
+
+
+def test_a_very_long_parameter_header_is_cut():
+    parsed = parse_email(b"Content-Type: text/plain; charset=utf-8;" + b" a=b;" * 200_000 + b"\n\nisi\n")
+    assert parsed.text == "isi"
+    assert "header Content-Type of 1000026 characters cut to 16384" in parsed.defects
+
+
+def test_a_message_with_too_many_parts_keeps_the_rest_as_one_attachment():
+    data = b"Content-Type: multipart/mixed; boundary=b\n\n" + b"".join(b"--b\n\nbagian %d\n" % i for i in range(1500))
+    parsed = parse_email(data + b"--b--\n")
+    assert parsed.text.startswith("bagian 0\n\nbagian 1\n\n") and "bagian 998" in parsed.text
+    [rest] = parsed.attachments
+    assert rest.data.startswith(b"--b\n\nbagian 999\n") and rest.data.endswith(b"bagian 1499\n--b--\n")
+    assert "the message has more than 999 parts, the rest kept unsplit as one attachment" in parsed.defects
+
+
+def test_deeply_nested_html_is_shown_as_plain_text():
+    parsed = parse_email(html_message("<div>" * 600 + "Mohon bantuan &amp; terima kasih" + "</div>" * 600))
+    assert parsed.html == "<pre>Mohon bantuan &amp; terima kasih</pre>"
+    assert parsed.text == "Mohon bantuan & terima kasih"
+    assert "HTML of the message body is nested 600 elements deep, shown as plain text" in parsed.defects
+
+
+def test_huge_html_is_cut_and_inline_data_images_dropped():
+    image = '<img src="data:image/png;base64,' + "A" * 500_000 + '">'
+    parsed = parse_email(html_message("<p>Halo</p>" + image + "<p>" + "kata " * 420_000 + "</p>"))
+    assert parsed.text.startswith("Halo\n\nkata kata")
+    assert "data:" not in (parsed.html or "")
+    assert any(d.startswith("HTML of the message body is 2100030 characters, only the first 2000000 kept")
+               for d in parsed.defects)
 
 
 # --- content hash -------------------------------------------------------------------------------------------------

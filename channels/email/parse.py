@@ -21,6 +21,7 @@ from email import utils as email_utils
 from email.message import Message
 from email.policy import compat32
 from html import escape as html_escape
+from html import unescape as html_unescape
 from html.parser import HTMLParser
 from typing import ClassVar
 from urllib.parse import unquote
@@ -35,6 +36,10 @@ DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 MAX_DEPTH = 20  # nesting of multiparts; deeper parts are kept whole as attachments
 MAX_PARTS = 1000  # MIME entities per message; past this, multiparts are kept whole as attachments
 DETECT_SAMPLE = 200_000  # bytes of a part handed to the charset detector
+MAX_PARAMETER_HEADER = 16_384  # characters of a Content-* header read for its parameters
+MAX_ADDRESS_HEADER = 100_000  # characters of an address header read for its addresses (some 4,000 addresses)
+MAX_HTML_CHARS = 2_000_000  # of an HTML body after data: URIs are removed; the rest is cut off
+MAX_HTML_DEPTH = 500  # element nesting; deeper HTML is shown as plain text (real mail stays under 100)
 
 
 @dataclass(frozen=True)
@@ -109,12 +114,12 @@ def read_headers(raw: bytes) -> dict[str, list[str]]:
 
 def message_ids(value: str) -> list[str]:
     """Every ``<...>`` message id in a header value, in order, without repeats, whitespace removed."""
-    found: list[str] = []
+    found: dict[str, None] = {}  # an ordered set
     for match in _ID_IN_BRACKETS.finditer(value):
         inner = re.sub(r"\s+", "", match.group(1))
-        if inner and f"<{inner}>" not in found:
-            found.append(f"<{inner}>")
-    return found
+        if inner:
+            found[f"<{inner}>"] = None
+    return list(found)
 
 
 # --- charsets ---------------------------------------------------------------------------------------------------
@@ -509,8 +514,7 @@ class _TextExtractor(HTMLParser):
         return out.strip("\n")
 
 
-def html_to_text(markup: str) -> str:
-    """Readable plain text from an HTML body. Never raises."""
+def _extract_text(markup: str) -> str:
     extractor = _TextExtractor()
     try:
         extractor.feed(markup)
@@ -520,9 +524,74 @@ def html_to_text(markup: str) -> str:
     return extractor.text()
 
 
-def sanitise_html(markup: str) -> str:
-    """The HTML body made safe to show: no scripts, handlers or javascript: URLs; cid: images kept."""
-    return _HTML_CLEANER.clean(markup)
+def html_to_text(markup: str) -> str:
+    """Readable plain text from an HTML body (read from its sanitised form). Never raises."""
+    return _extract_text(sanitise_html(markup))
+
+
+def sanitise_html(markup: str, *, defects: list[str] | None = None, where: str = "the HTML body") -> str:
+    """The HTML body made safe to show: no scripts, handlers or javascript: URLs; cid: images kept.
+
+    Bounded for hostile input: both html5ever (inside nh3) and the standard library's html.parser slow down
+    quadratically on some shapes, so data: URIs (dropped by the sanitiser anyway) go first, the rest is cut at
+    MAX_HTML_CHARS, and markup nested deeper than MAX_HTML_DEPTH is shown as escaped plain text.
+    """
+    notes = defects if defects is not None else []
+    markup = _DATA_URI.sub(r"\1=\2\2", markup)
+    if len(markup) > MAX_HTML_CHARS:
+        notes.append(f"{where} is {len(markup)} characters, only the first {MAX_HTML_CHARS} kept")
+        markup = markup[:MAX_HTML_CHARS]
+    depth = _nesting_depth(markup)
+    if depth > MAX_HTML_DEPTH:
+        notes.append(f"{where} is nested {depth} elements deep, shown as plain text")
+        text = html_unescape(re.sub(r"<[^<>]*>", " ", markup))
+        text = re.sub(r"\n\s*\n\s*", "\n\n", re.sub(r"[ \t\r\f]+", " ", text)).strip()
+        return f"<pre>{html_escape(text)}</pre>"
+    return _HTML_CLEANER.clean(_TEXT_RUN.sub(_break_run, markup))
+
+
+_DATA_URI = re.compile(r"""\b(src|href|background)\s*=\s*(["'])\s*data:[^"']*\2""", re.IGNORECASE)
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)")
+_RUN_CHARS = 10_000
+_TEXT_RUN = re.compile(r"[^<>]+")  # not [^<>]{10001,}: that rescans every shorter run from each of its characters
+
+
+def _break_run(match: re.Match[str]) -> str:
+    """A long stretch without tags, cut by invisible <wbr> every 10,000 characters (never inside an entity).
+
+    html5ever spends quadratic time on character references inside one huge text node; short nodes keep it linear.
+    """
+    run, pieces, start = match.group(0), [], 0
+    if len(run) <= _RUN_CHARS:
+        return run
+    while len(run) - start > _RUN_CHARS:
+        end = start + _RUN_CHARS
+        amp = run.rfind("&", end - 12, end)
+        if amp > start and ";" not in run[amp:end]:
+            end = amp
+        pieces.append(run[start:end])
+        start = end
+    pieces.append(run[start:])
+    return "<wbr>".join(pieces)
+# Elements that never nest in practice, or whose end tags are optional and often left out.
+_FLAT_ELEMENTS = frozenset({
+    "br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "param", "source", "track", "wbr",
+    "p", "li", "td", "th", "tr", "dt", "dd", "option", "optgroup", "thead", "tbody", "tfoot", "colgroup", "caption",
+    "rt", "rp", "html", "head", "body", "o:p"})
+
+
+def _nesting_depth(markup: str) -> int:
+    """The deepest element nesting of some markup, counted in one linear pass over its tags."""
+    depth = deepest = 0
+    for match in _TAG.finditer(markup):
+        if match.group(2).lower() in _FLAT_ELEMENTS:
+            continue
+        if match.group(1):
+            depth = max(depth - 1, 0)
+        else:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
 
 
 # --- header helpers ---------------------------------------------------------------------------------------------
@@ -643,55 +712,61 @@ class _Parser:
     fallback_segments: list[_Segment] = field(default_factory=list)  # a winmail.dat body, used when no other
     part_count: int = 0
     hint: str | None = None
+    cids: set[str] = field(default_factory=set)  # Content-IDs the HTML body shows through cid: URLs
 
     # -- entities ---------------------------------------------------------------------------------------------
 
     def split_head(self, raw: bytes, path: str) -> tuple[list[tuple[str, bytes]], bytes]:
-        """(headers, body) of one entity; headers are (name, unfolded raw value). Tolerates every malformation."""
-        headers: list[tuple[str, bytes]] = []
+        """(headers, body) of one entity; headers are (name, unfolded raw value). Tolerates every malformation.
+
+        The header block ends at the first empty line, or (noted as a defect) at the first line that is neither a
+        header nor a continuation; an mbox "From " line on top is skipped.
+        """
+        headers: list[tuple[str, list[bytes]]] = []
         lines = raw.splitlines(keepends=True)
-        pos = 0
-        index = 0
-        if lines and lines[0].startswith(b"From ") and not _HEADER_LINE.match(lines[0]):
-            pos += len(lines[0])  # an mbox "From " line
-            index = 1
         where = f"part {path}" if path else "the message"
+        pos = index = 0
+        if lines and lines[0].startswith(b"From ") and not _HEADER_LINE.match(lines[0]):
+            pos, index = len(lines[0]), 1
+        body = b""
         while index < len(lines):
             line = lines[index]
             if line in (b"\r\n", b"\n", b"\r"):
-                pos += len(line)
-                return headers, raw[pos:]
+                body = raw[pos + len(line):]
+                break
             if line[:1] in (b" ", b"\t"):
                 if headers:
-                    name, value = headers[-1]
-                    headers[-1] = (name, value + line)
+                    headers[-1][1].append(line)
                 elif line.strip():
                     self.defects.append(f"header block of {where} starts with a continuation line, skipped")
             elif match := _HEADER_LINE.match(line):
-                name = match.group(1).decode("ascii")
-                headers.append((name, line[match.end():]))
+                headers.append((match.group(1).decode("ascii"), [line[match.end():]]))
             else:
                 if headers or path:
                     self.defects.append(f"header block of {where} ends without a blank line")
-                return [(n, self._unfold(v)) for n, v in headers], raw[pos:]
+                body = raw[pos:]
+                break
             pos += len(line)
             index += 1
-        return [(n, self._unfold(v)) for n, v in headers], b""
+        return [(name, self._unfold(b"".join(chunks))) for name, chunks in headers], body
 
     @staticmethod
     def _unfold(value: bytes) -> bytes:
         return re.sub(rb"\r?\n|\r", b"", value).strip(b" \t")
 
-    def _meta(self, headers: list[tuple[str, bytes]], path: str) -> Message:
+    def _meta(self, headers: list[tuple[str, bytes]]) -> Message:
         meta = Message(policy=compat32)
         for name, value in headers:
             if name.lower().startswith("content-"):
-                meta.set_raw(name, self.header_text(value, name, self.hint))
+                text = self.header_text(value, name, self.hint)
+                if len(text) > MAX_PARAMETER_HEADER:  # compat32's parameter parser is quadratic in the length
+                    self.defects.append(f"header {name} of {len(text)} characters cut to {MAX_PARAMETER_HEADER}")
+                    text = text[:MAX_PARAMETER_HEADER]
+                meta.set_raw(name, text)
         return meta
 
     def header_text(self, value: bytes, name: str, hint: str | None) -> str:
         """A header value as str: ASCII, UTF-8 (RFC 6532), or raw 8-bit in a guessed charset."""
-        value = self._unfold(value) if b"\n" in value or b"\r" in value else value.strip(b" \t")
         if value.isascii():
             return _clean(value.decode("ascii"))
         if (text := _strict(value, "utf-8")) is not None:
@@ -738,7 +813,7 @@ class _Parser:
     def _build(self, raw: bytes, path: str, depth: int, default_type: str) -> _Node:
         self.part_count += 1
         headers, body = self.split_head(raw, path)
-        meta = self._meta(headers, path)
+        meta = self._meta(headers)
         where = f"part {path}" if path else "the message"
         node = _Node(path, headers, body, meta, self._content_type(meta, default_type, where))
         if not node.ctype.startswith("multipart/"):
@@ -748,13 +823,17 @@ class _Parser:
             node.ctype = "application/octet-stream"
             return node
         boundary = self._param(meta, "boundary")
-        chunks = _split_multipart(body, boundary) if boundary else None
+        budget = max(MAX_PARTS - self.part_count, 1)
+        chunks = _split_multipart(body, boundary, budget) if boundary else None
         if chunks is None:
             self.defects.append(f"{where} is multipart without a usable boundary, read as text")
             node.ctype = "text/plain"
             return node
-        parts, closed = chunks
-        if not closed:
+        parts, closed, rest = chunks
+        if rest:
+            self.defects.append(f"{where} has more than {budget} parts, the rest kept unsplit as one attachment")
+            self.pending.append(_Pending(None, "application/octet-stream", rest, None))
+        elif not closed:
             self.defects.append(f"closing boundary missing in {where}")
         if not parts:
             self.defects.append(f"{where} is multipart with no parts")
@@ -864,7 +943,8 @@ class _Parser:
         if node.ctype in ("message/rfc822", "message/global"):
             data = self._payload(node)
             subject = read_headers(data).get("subject", [""])[0]
-            name = self._filename(node) or (f"{' '.join(subject.split())}.eml" if subject.strip() else None)
+            title = re.sub(r"[/\\]", "-", " ".join(subject.split()))  # "Dokumen 1/2" is a subject, not a path
+            name = self._filename(node) or (f"{title}.eml" if title else None)
             self.pending.append(_Pending(name, node.ctype, data, self._content_id(node)))
             return []
         filename = self._filename(node)
@@ -874,7 +954,9 @@ class _Parser:
             return []
         if self._is_body(node):
             text = self._text_of(node)
-            return [_Segment(plain=text)] if node.ctype == "text/plain" else [_Segment(html=text)]
+            if node.ctype == "text/plain":
+                return [_Segment(plain=text)]
+            return [_Segment(html=self._safe_html(text, node.where))]
         self.pending.append(_Pending(filename, node.ctype, self._payload(node), self._content_id(node)))
         return []
 
@@ -894,15 +976,18 @@ class _Parser:
         for child in children:
             if child is not plain and child is not rich:
                 self._keep_files(child)
-        html_parts = [s.html if s.html is not None else f"<pre>{html_escape(s.plain or '')}</pre>"
-                      for s in rich_segments]
         has_html = any(s.html is not None for s in rich_segments)
-        if plain_segments:
-            text = "\n\n".join(_segment_text(s) for s in plain_segments)
-        else:
-            text = None
-        return [_Segment(plain=text, html="".join(html_parts) if has_html else None)] if (
-            text is not None or has_html) else rich_segments
+        if not plain_segments and not has_html:
+            return rich_segments
+        text = "\n\n".join(_segment_text(s) for s in plain_segments) if plain_segments else None
+        html = "".join(s.html if s.html is not None else f"<pre>{html_escape(s.plain or '')}</pre>"
+                       for s in rich_segments) if has_html else None
+        return [_Segment(plain=text, html=html)]
+
+    def _safe_html(self, markup: str, where: str) -> str:
+        """Sanitised HTML of one body part; the cid: URLs it uses are remembered to flag inline images."""
+        self.cids.update(unquote(m.group(1)).strip("<>") for m in _CID_URL.finditer(markup))
+        return sanitise_html(markup, defects=self.defects, where=f"HTML of {where}")
 
     def _has_html(self, node: _Node) -> bool:
         if node.children is None:
@@ -964,8 +1049,9 @@ class _Parser:
             self.defects.append(f"winmail.dat in {node.where} is truncated, kept as is next to what was read")
             self.pending.append(keep)
         if body or html:
-            self.fallback_segments.append(_Segment(plain=_clean(body) if body else None,
-                                                   html=_clean(html) if html else None))
+            self.fallback_segments.append(_Segment(
+                plain=_clean(body) if body else None,
+                html=self._safe_html(_clean(html), f"winmail.dat in {node.where}") if html else None))
         self.defects.append(f"winmail.dat in {node.where} unpacked: {len(extracted)} file(s)"
                             + (", body" if body or html else ""))
 
@@ -987,12 +1073,12 @@ class _Parser:
         if not any((s.plain or "").strip() or (s.html or "").strip() for s in segments) and self.fallback_segments:
             segments = self.fallback_segments
         text = "\n\n".join(t for t in (_segment_text(s) for s in segments) if t)
-        html_segments = [s for s in segments if s.html is not None]
-        raw_html = ("".join(s.html if s.html is not None else f"<pre>{html_escape(s.plain or '')}</pre>"
-                            for s in segments) if html_segments else None)
-        html = sanitise_html(raw_html) if raw_html is not None else None
+        # Every HTML fragment is sanitised already (a closed, well-formed tree), so joining them stays safe.
+        html = ("".join(s.html if s.html is not None else f"<pre>{html_escape(s.plain or '')}</pre>"
+                        for s in segments) if any(s.html is not None for s in segments) else None)
 
-        attachments, skipped = self._attachments(raw_html or "")
+        attachments = self._attachments()
+        skipped: list[tuple[str, str, int]] = []
         size = len(raw)
         oversized = size > self.max_bytes
         if oversized:
@@ -1025,8 +1111,8 @@ class _Parser:
         parsed.content_hash = content_hash(parsed)
         return parsed
 
-    def _attachments(self, raw_html: str) -> tuple[list[ParsedAttachment], list[tuple[str, str, int]]]:
-        referenced = {unquote(m.group(1)).strip("<>") for m in _CID_URL.finditer(raw_html)}
+    def _attachments(self) -> list[ParsedAttachment]:
+        """The pending files, named (a type-based default for nameless ones) and made unique."""
         taken: set[str] = set()
         out: list[ParsedAttachment] = []
         for index, item in enumerate(self.pending, start=1):
@@ -1039,8 +1125,8 @@ class _Parser:
             name = _unique(name, taken)
             out.append(ParsedAttachment(filename=name, content_type=ctype, data=item.data,
                                         content_id=item.content_id,
-                                        inline=item.content_id is not None and item.content_id in referenced))
-        return out, []
+                                        inline=item.content_id is not None and item.content_id in self.cids))
+        return out
 
     def _message_id(self, grouped: dict[str, list[bytes]]) -> str | None:
         values = [self.header_text(v, "Message-ID", None) for v in grouped.get("message-id", [])]
@@ -1060,17 +1146,17 @@ class _Parser:
 
     @staticmethod
     def _ids(values: list[str]) -> list[str]:
-        found: list[str] = []
-        for value in values:
-            for mid in message_ids(value):
-                if mid not in found:
-                    found.append(mid)
-        return found
+        return list(dict.fromkeys(mid for value in values for mid in message_ids(value)))
 
     def _addresses(self, grouped: dict[str, list[bytes]], name: str) -> list[Address]:
         found: list[Address] = []
+        seen: set[str] = set()
         for raw_value in grouped.get(name, []):
             value = self.header_text(raw_value, name, self.hint)
+            if len(value) > MAX_ADDRESS_HEADER:
+                self.defects.append(f"header {name.title()} of {len(value)} characters, only the first "
+                                    f"{MAX_ADDRESS_HEADER} read")
+                value = value[:value.rfind(",", 0, MAX_ADDRESS_HEADER) + 1 or MAX_ADDRESS_HEADER].rstrip(",")
             try:
                 pairs = email_utils.getaddresses([value])
             except Exception:  # noqa: BLE001 - CPython versions differ in what they reject; none may raise
@@ -1088,7 +1174,8 @@ class _Parser:
                 elif value.strip() not in ("<>", "undisclosed-recipients:;", "undisclosed-recipients: ;"):
                     self.defects.append(f"header {name.title()} unparseable, kept raw")
             for item in got:
-                if all(item.address != other.address for other in found):
+                if item.address not in seen:
+                    seen.add(item.address)
                     found.append(item)
         return found
 
@@ -1123,36 +1210,43 @@ class _Parser:
         return date
 
 
-def _split_multipart(body: bytes, boundary: str) -> tuple[list[bytes], bool] | None:
-    """(part bytes, closed) of a multipart body; None when the boundary never appears.
+def _split_multipart(body: bytes, boundary: str, limit: int) -> tuple[list[bytes], bool, bytes] | None:
+    """(part bytes, closed, the unsplit rest past ``limit`` parts) of a multipart body; None without a boundary.
 
     A delimiter is a line "--boundary" (optionally followed by "--" to close, and by blanks), and the line break
     before it belongs to it (RFC 2046 §5.1.1). Without a closing delimiter the last part runs to the end.
     """
     token = boundary.encode("utf-8", errors="surrogateescape")
     delimiter = re.compile(rb"^--" + re.escape(token) + rb"(--)?[ \t]*\r?$", re.MULTILINE)
-    matches = list(delimiter.finditer(body))
-    if not matches:
-        return None
     parts: list[bytes] = []
-    for current, following in zip(matches, matches[1:] + [None]):
-        if current.group(1):
-            return parts, True
-        start = current.end()
-        if body[start:start + 2] == b"\r\n":
-            start += 2
-        elif body[start:start + 1] in (b"\n", b"\r"):
-            start += 1
-        if following is None:
-            parts.append(body[start:])
-        else:
-            end = following.start()
-            if body[end - 2:end] == b"\r\n":
-                end -= 2
-            elif body[end - 1:end] == b"\n":
-                end -= 1
-            parts.append(body[start:max(start, end)])
-    return parts, False
+    current = None
+    for following in delimiter.finditer(body):
+        if current is not None:
+            parts.append(body[_after_line(body, current.end()):max(_before_line(body, following.start()),
+                                                                    _after_line(body, current.end()))])
+            if len(parts) >= limit and not following.group(1):
+                return parts, False, body[following.start():]
+        if following.group(1):
+            return parts, True, b""
+        current = following
+    if current is None:
+        return None
+    parts.append(body[_after_line(body, current.end()):])
+    return parts, False, b""
+
+
+def _after_line(body: bytes, position: int) -> int:
+    """The position after the line break that ends a delimiter line."""
+    if body[position:position + 2] == b"\r\n":
+        return position + 2
+    return position + 1 if body[position:position + 1] in (b"\n", b"\r") else position
+
+
+def _before_line(body: bytes, position: int) -> int:
+    """The position of the line break before a delimiter line (that break belongs to the delimiter)."""
+    if body[position - 2:position] == b"\r\n":
+        return position - 2
+    return position - 1 if body[position - 1:position] == b"\n" else position
 
 
 def _unflow(text: str, delsp: bool) -> str:
@@ -1184,7 +1278,7 @@ def _unflow(text: str, delsp: bool) -> str:
 def _segment_text(segment: _Segment) -> str:
     if segment.plain is not None and (segment.plain.strip() or not segment.html):
         return segment.plain.strip("\n")
-    return html_to_text(segment.html or "")
+    return _extract_text(segment.html or "")  # segment HTML is sanitised already
 
 
 def _address(addr: str) -> str:

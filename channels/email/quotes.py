@@ -3,8 +3,9 @@
 Markers recognised (the earliest with text above it wins):
 - an attribution line, possibly wrapped over up to three lines as Gmail does: "On <date>, <name> wrote:",
   "Pada <tanggal> <nama> menulis:", "Pada tanggal ... menulis:";
-- an Outlook header block: "From:" / "Dari:" followed within a few lines by two of Sent/Date/To/Cc/Subject or
-  Dikirim/Tanggal/Kepada/Cc/Perihal/Subjek (bold "*From:*" from HTML conversions too);
+- an Outlook header block: "From:" / "Dari:" directly followed by at least two of Sent/Date/To/Cc/Subject or
+  Dikirim/Tanggal/Kepada/Cc/Perihal/Subjek (bold "*From:*" from HTML conversions too), and the "____" rule
+  Outlook draws above it;
 - separators: "-----Original Message-----", "-----Pesan Asli-----", "---------- Forwarded message ---------",
   "-------- Pesan terusan --------", "Begin forwarded message:", "Awal pesan yang diteruskan:";
 - a block of ">"-quoted lines that runs to the end of the text.
@@ -36,28 +37,31 @@ def split_quoted(text: str) -> tuple[str, str]:
     Splits at the earliest marker with new text above it: lines that are neither ">"-quoted nor part of another
     marker (so a forward header with the forwarded message under it still counts as text above a later
     "wrote:"). Never returns an empty ``visible`` when text has content: if everything looks quoted, returns
-    (text, '').
+    (text, ''). One pass over the lines.
     """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    history: set[int] = set()  # lines that belong to a marker or a quote, and so are not new text
+    quoted_to_end = [False] * (len(lines) + 1)  # from this line on, only ">" lines and blank lines
+    quoted_to_end[len(lines)] = True
+    for index in range(len(lines) - 1, -1, -1):
+        line = lines[index]
+        quoted_to_end[index] = quoted_to_end[index + 1] and (not line.strip() or line.lstrip().startswith(">"))
+    first_content: int | None = None  # the first line of new text: not blank, not quoted, not in a marker
+    skip_until = 0  # lines before this belong to a marker already seen
     for index, line in enumerate(lines):
-        if index in history or not line.strip():
+        if index < skip_until or not line.strip():
             continue
-        span = _marker_span(lines, index)
-        if span == 0:
-            if line.lstrip().startswith(">"):
-                history.add(index)
-            continue
-        start = index
-        if index > 0 and _SEPARATOR.match(lines[index - 1]):
-            start = index - 1  # the "____" rule Outlook draws above its header block
-        if any(lines[i].strip() and i not in history for i in range(start)):
-            return "\n".join(lines[:start]).rstrip(), "\n".join(lines[start:]).strip("\n")
-        history.update(range(index, index + span))
+        span = _marker_span(lines, index, quoted_to_end[index])
+        if span:
+            start = index - 1 if index > 0 and _SEPARATOR.match(lines[index - 1]) else index  # Outlook's "____"
+            if first_content is not None and first_content < start:
+                return "\n".join(lines[:start]).rstrip(), "\n".join(lines[start:]).strip("\n")
+            skip_until = index + span
+        elif not line.lstrip().startswith(">") and first_content is None:
+            first_content = index
     return text, ""
 
 
-def _marker_span(lines: list[str], index: int) -> int:
+def _marker_span(lines: list[str], index: int, quoted_to_end: bool) -> int:
     """How many lines the quote marker starting at ``index`` covers; 0 when there is none."""
     line = lines[index]
     if _SEPARATOR.match(line) and not set(line.strip()) <= {"_"}:
@@ -66,7 +70,7 @@ def _marker_span(lines: list[str], index: int) -> int:
         return count
     if count := _outlook_header_at(lines, index):
         return count
-    if line.lstrip().startswith(">") and _quoted_to_end(lines, index):
+    if line.lstrip().startswith(">") and quoted_to_end:
         return len(lines) - index
     return 0
 
@@ -97,7 +101,3 @@ def _outlook_header_at(lines: list[str], index: int) -> int:
         seen.add(field.group(1).strip().lower())
         count += 1
     return count if len(seen) >= 2 else 0
-
-
-def _quoted_to_end(lines: list[str], index: int) -> bool:
-    return all(line.lstrip().startswith(">") or not line.strip() for line in lines[index:])

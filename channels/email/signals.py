@@ -15,6 +15,8 @@ from channels.email.parse import ParsedEmail, message_ids, read_headers
 
 
 class MailKind(enum.StrEnum):
+    """What sort of mail a message is, as far as answering it goes."""
+
     HUMAN = "human"
     AUTO_REPLY = "auto_reply"  # auto-submitted / autoresponder, not out-of-office
     OUT_OF_OFFICE = "out_of_office"

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk import notices, tickets
@@ -293,8 +293,7 @@ def _takes_part(ticket: Ticket, sender: str) -> bool:
     if (ticket.requester.email or "").lower() == sender:
         return True
     return db.session.scalar(select(InboundEmail.id).where(
-        InboundEmail.ticket_id == ticket.id,
-        or_(InboundEmail.from_address == sender, InboundEmail.from_address == sender.lower())).limit(1)) is not None
+        InboundEmail.ticket_id == ticket.id, InboundEmail.from_address == sender).limit(1)) is not None
 
 
 # -- pieces ---------------------------------------------------------------------------------------------------

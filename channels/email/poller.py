@@ -156,7 +156,6 @@ def _cycle(imap: ImapSession, mailbox: MailboxConfig, *, stop: threading.Event |
         db.session.commit()
     folders = {"processed": imap.ensure_folder(mailbox.processed_folder),
                "pending": imap.ensure_folder(mailbox.pending_folder)}
-    imap.select()
     to_file: list[tuple[FetchedMessage, IngestResult]] = []
     batch_bytes = max(current_app.config["MAIL_MAX_BYTES"] * 2, 8 * 1024 * 1024)
     for message in imap.iter_new(state.last_uid, batch_size=current_app.config["MAIL_BATCH_SIZE"],
@@ -214,8 +213,6 @@ def _refile(imap: ImapSession, mailbox: MailboxConfig, folders: dict[str, str]) 
             db.session.execute(db.update(InboundEmail).where(InboundEmail.id == inbound_id)
                                .values(filed_folder=folders[want]))
         db.session.commit()
-    if moved:
-        imap.select()
     return moved
 
 

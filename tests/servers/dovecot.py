@@ -8,17 +8,8 @@ test`` installs it: scripts/ensure-dovecot).
 Running as root, Dovecot refuses to run its login processes or to open mail as root, so those run as
 ``nobody``; as an ordinary user everything runs as that user.
 
-The conftest wiring (a server that cannot start is a skip locally and a failure when ``CI=true``)::
-
-    from .servers.dovecot import DovecotServer, session_server
-
-    @pytest.fixture(scope="session")
-    def dovecot_server() -> Iterator[DovecotServer]:
-        yield from session_server()
-
-    @pytest.fixture
-    def dovecot(dovecot_server: DovecotServer) -> DovecotServer:
-        return dovecot_server.fresh_mailbox()
+tests/conftest.py wires it: a session-wide ``dovecot_server`` (``session_server``: a server that cannot
+start is a skip locally and a failure when ``CI=true``) and a ``dovecot`` fixture with a fresh mailbox.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from .config import Config, resolve_paths
-from .extensions import babel, bootstrap, csrf, db, login_manager, migrate
+from .extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
@@ -35,6 +35,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     bootstrap.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: "UTC")
     login_manager.init_app(app)
+    limiter.init_app(app)
 
     from . import models, web  # noqa: F401  (models: the tables must be known to Alembic)
     web.init_app(app)

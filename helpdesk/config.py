@@ -66,6 +66,29 @@ class Config:
     OUTBOX_MAX_ATTEMPTS = 8  # then the message is failed and its ticket flagged
     OUTBOX_RETRY_SECONDS = 60  # first retry delay; doubles each attempt, at most 6 hours
 
+    # The address people reach this service at (https://helpdesk.lpse.example.go.id), for links in SMS, receipts
+    # and emails, and for checking Twilio's signatures behind a reverse proxy. Default: the request's own URL.
+    PUBLIC_BASE_URL: str | None = None
+
+    # Twilio (voice, SMS, WhatsApp). No account: the webhooks refuse every request and SMS waits in the outbox.
+    TWILIO_ACCOUNT_SID: str | None = None
+    TWILIO_AUTH_TOKEN: str | None = None
+    TWILIO_PHONE_NUMBER: str | None = None  # E.164 number calls and SMS come to and SMS go from
+    TWILIO_WHATSAPP_NUMBER: str | None = None  # E.164 WhatsApp sender, without the "whatsapp:" prefix
+    TWILIO_API_BASE_URL: str | None = None  # default: Twilio's own; tests point it at a local recording server
+
+    # Walk-in kiosk uploads: screenshots and documents.
+    KIOSK_MAX_FILES = 5
+    KIOSK_MAX_FILE_BYTES = 10 * 1024 * 1024
+    MAX_CONTENT_LENGTH = 64 * 1024 * 1024  # a larger request is refused before it is read
+
+    # Rate limits of the public pages (Flask-Limiter). memory:// is per process; use redis://... with several
+    # web processes.
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    KIOSK_RATE_LIMIT = "20 per 10 minutes"  # submissions per client
+    STATUS_RATE_LIMIT = "10 per 10 minutes"  # status look-ups per client
+
 
 def resolve_paths(config: MutableMapping[str, Any], instance_path: str) -> None:
     """Fill the data directory, database URL and secret key from the environment and defaults."""

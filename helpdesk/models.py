@@ -237,6 +237,8 @@ class OutboxMessage(db.Model):
     message_id: Mapped[str | None] = mapped_column(String(250), index=True)
     automatic: Mapped[bool] = mapped_column(Boolean, default=False)  # an automatic reply, not an officer's
     template: Mapped[str | None] = mapped_column(String(100))
+    # The provider's id for a delivered SMS or WhatsApp message (Twilio's Message SID).
+    external_id: Mapped[str | None] = mapped_column(String(64), index=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_event.id"))
     status: Mapped[str] = mapped_column(String(20), default="queued")  # queued, sending, sent, failed
@@ -301,6 +303,84 @@ class InboundEmail(db.Model):
     ticket: Mapped[Ticket | None] = relationship()
 
     __table_args__ = (Index("ix_inbound_email_status", "status", "created_at"),)
+
+
+class WalkinVisit(db.Model):
+    """A walk-in visitor's place in the day's queue: the guest-book line behind a walk-in ticket.
+
+    ``queue_letter`` + ``queue_number`` is what the visitor is called by ("A-007"); numbers restart every day
+    (``service_day``, the office's local date) for each office and letter.
+    """
+
+    __tablename__ = "walkin_visit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("office.id"))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), unique=True)
+    service_type: Mapped[str] = mapped_column(String(30))  # consultation, bidding_room, document_verification
+    service_day: Mapped[date] = mapped_column(Date)
+    queue_letter: Mapped[str] = mapped_column(String(2))
+    queue_number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting, called, done, left
+    source: Mapped[str] = mapped_column(String(20), default="kiosk")  # kiosk, or desk (filled by an officer)
+    arrived_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    called_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    calls: Mapped[int] = mapped_column(Integer, default=0)  # how many times the number was called
+    desk: Mapped[str | None] = mapped_column(String(40))  # where the visitor is called to ("Meja 1")
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    ticket: Mapped[Ticket] = relationship()
+    called_by: Mapped[Staff | None] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("office_id", "service_day", "queue_letter", "queue_number", name="uq_walkin_visit_number"),
+        Index("ix_walkin_visit_day", "office_id", "service_day", "status"),
+    )
+
+    @property
+    def queue_label(self) -> str:
+        return f"{self.queue_letter}-{self.queue_number:03d}"
+
+
+class CallLog(db.Model):
+    """One phone call through Twilio: who called, when, for how long, and whether anyone answered."""
+
+    __tablename__ = "call_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("office.id"))
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    direction: Mapped[str] = mapped_column(String(10), default="inbound")
+    from_number: Mapped[str] = mapped_column(String(40))  # E.164 when it parsed, else as Twilio sent it
+    to_number: Mapped[str] = mapped_column(String(40), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    # ringing (in progress), answered, missed (nobody answered, no message), voicemail (a message was left)
+    outcome: Mapped[str] = mapped_column(String(20), default="ringing")
+    answered_by: Mapped[str | None] = mapped_column(String(40))  # the desk number that took the call
+    recording_url: Mapped[str | None] = mapped_column(Text)
+    recording_sid: Mapped[str | None] = mapped_column(String(64))
+    recording_seconds: Mapped[int | None] = mapped_column(Integer)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
+    # An answered call waits as a draft until an officer completes its phone log (or dismisses it).
+    logged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    logged_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    ticket: Mapped[Ticket | None] = relationship()
+
+    __table_args__ = (Index("ix_call_log_office_started", "office_id", "started_at"),)
+
+
+class WebhookReceipt(db.Model):
+    """A signed webhook request already taken: the same request again is a replay and is refused."""
+
+    __tablename__ = "webhook_receipt"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))  # twilio
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of URL, parameters and signature
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class HolidayOverride(db.Model):

@@ -49,6 +49,33 @@ def enqueue_email(*, to: str, template: str, ticket: Ticket | None = None, event
     return message
 
 
+TEXT_CHANNELS = ("sms", "whatsapp")
+
+
+def render_text(name: str, *, locale: str = "id", **context: Any) -> str:
+    """Render ``templates/text/<name>.txt``: a short message for SMS or WhatsApp."""
+    with force_locale(locale):
+        return render_template(f"text/{name}.txt", **context).strip()
+
+
+def enqueue_text(*, channel: str, to: str, template: str, ticket: Ticket | None = None,
+                 automatic: bool = False, created_at: datetime | None = None, locale: str = "id",
+                 **context: Any) -> OutboxMessage:
+    """Render a text template and queue it as an SMS or WhatsApp message to ``to`` (E.164). Flushes.
+
+    The delivery job hands it to Twilio (channels/twilio.py); without a Twilio account it waits in the outbox.
+    """
+    if channel not in TEXT_CHANNELS:
+        raise ValueError(f"text channel must be sms or whatsapp, not {channel!r}")
+    message = OutboxMessage(
+        channel=channel, recipient=to, body=render_text(template, locale=locale, ticket=ticket, **context),
+        template=template, ticket_id=ticket.id if ticket else None, automatic=automatic,
+        created_at=created_at or utcnow())
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
 def thread_headers(ticket: Ticket) -> dict[str, str]:
     """In-Reply-To and References for mail on ``ticket``: the requester's emails on it, latest last."""
     ids = [mid for mid in db.session.scalars(

@@ -51,6 +51,18 @@ def format_phone(value: str | None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
+def is_mobile(value: str | None) -> bool:
+    """Whether a stored number is a valid mobile number (one that can receive SMS and WhatsApp)."""
+    if not value or not value.startswith("+"):
+        return False
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return False
+    kinds = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    return phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in kinds
+
+
 def normalise_email(raw: str | None) -> str | None:
     """Lower-case, trimmed email, or None when blank."""
     if raw is None or not raw.strip():

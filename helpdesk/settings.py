@@ -17,6 +17,12 @@ DEFAULTS: dict[str, Any] = {
     # Automatic mail (acknowledgement, pending and resolution notices) on or off, and its cap per address.
     "mail.auto_replies": True,
     "mail.auto_reply_daily_limit": 10,
+    # Desk phones an incoming call rings (E.164), all at once, for the SOP's three rings.
+    "phone.desk_numbers": [],
+    "phone.ring_seconds": 15,
+    "phone.voicemail_max_seconds": 120,
+    # Text the ticket number to a requester who gave a mobile number (walk-in, missed call, SMS).
+    "sms.ticket_number_notice": True,
 }
 
 

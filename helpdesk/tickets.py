@@ -15,11 +15,13 @@ from sqlalchemy import select
 
 from . import notices, settings
 from .calendars import calendar_for
+from .checklists import RESULTS as CHECKLIST_RESULTS
+from .checklists import checklist_for
 from .errors import UnknownTicket, ValidationError
 from .extensions import db
 from .models import Attachment, Blob, Office, OutboxMessage, Requester, Staff, Ticket, TicketEvent
-from .outbox import enqueue_email
-from .requesters import format_phone
+from .outbox import TEXT_CHANNELS, enqueue_email, enqueue_text
+from .requesters import format_phone, is_mobile
 from .sequences import next_value
 from .states import REOPENED_BY_REQUESTER, Status, check_transition
 from .timeutil import as_utc, utcnow
@@ -42,6 +44,9 @@ CLASSIFICATION_FIELDS: Final[dict[str, Any]] = {
 STATUS_NOTICES: Final = {Status.PENDING: "pending", Status.RESOLVED: "resolved"}
 
 LINK_KINDS: Final = ("possible_duplicate", "follow_up_of")
+
+# What an officer decides at the end of a walk-in consultation (SOP-LPSE.BTG-008 steps 8-10).
+CONSULTATION_OUTCOMES: Final = ("solved", "pending", "escalate")
 
 # How the requester was told something, for replies and follow-ups.
 TOLD_VIA: Final = ("email", "phone", "walkin", "sms", "whatsapp")
@@ -144,6 +149,12 @@ def add_message(ticket: Ticket, *, direction: str, body: str, actor: Staff | Non
         message = enqueue_email(to=ticket.requester.email, template="staff-reply", ticket=ticket,
                                 reply=body, officer=actor, signature=settings.get_setting("mail.signature"))
         data["outbox_id"] = message.id
+    elif via in TEXT_CHANNELS:
+        if not is_mobile(ticket.requester.phone):
+            raise ValidationError(_l("The requester has no mobile number to send an SMS or WhatsApp message to."))
+        message = enqueue_text(channel=via, to=ticket.requester.phone, template="staff-reply", ticket=ticket,
+                               reply=body, officer=actor, signature=settings.get_setting("mail.signature"))
+        data["outbox_id"] = message.id
     event = _record(ticket, "replied", actor=actor, body=body, at=at, data=data)
     if message is not None:
         message.event_id = event.id
@@ -238,6 +249,76 @@ def classify(ticket: Ticket, *, actor: Staff | None, at: datetime | None = None,
     return _record(ticket, "classified", actor=actor, at=as_utc(at) if at else utcnow(), data={"changes": diff})
 
 
+def record_consultation(ticket: Ticket, *, analysis: str, answer: str, outcome: str, officer: Staff,
+                        service_type: str, at: datetime | None = None) -> TicketEvent:
+    """The officer's part of the consultation form: analysis, answer or solution, initialled by ``officer``.
+
+    Records ``consultation_recorded`` (the initials are the officer's name and the time). The outcome is applied
+    by the caller (resolve, pending, escalate), because each needs its own inputs. An answer told in person is the
+    ticket's follow-up. Flushes, never commits.
+    """
+    analysis, answer = (analysis or "").strip(), (answer or "").strip()
+    if outcome not in CONSULTATION_OUTCOMES:
+        raise ValidationError(_l("Choose the outcome of the consultation."))
+    if outcome == "solved" and not answer:
+        raise ValidationError(_l("Write the answer or solution given to the visitor."))
+    if not (analysis or answer):
+        raise ValidationError(_l("Write the analysis or the answer before initialling the form."))
+    at = as_utc(at) if at else utcnow()
+    event = _record(ticket, "consultation_recorded", actor=officer, body=answer, at=at, data={
+        "analysis": analysis, "answer": answer, "outcome": outcome, "service_type": service_type,
+        "officer_id": officer.id, "officer_name": officer.name, "initialled_at": at.isoformat()})
+    if answer:
+        if ticket.status == Status.NEW:
+            _move(ticket, Status.OPEN, actor=officer, at=at)
+        _record_follow_up(ticket, at=at, how="reply", actor=officer)
+    return event
+
+
+def record_checklist(ticket: Ticket, *, service_type: str, items: dict[str, dict[str, str]], actor: Staff,
+                     at: datetime | None = None) -> TicketEvent | None:
+    """Record the service type's checklist: ``items`` maps an item key to ``{"result", "note"}``.
+
+    Every item of the type's checklist is stored, unanswered ones with result None; each answered item keeps
+    the time it was first answered. None when nothing changed since the last record. Flushes, never commits.
+    """
+    definition = checklist_for(service_type)
+    known = {item.key for item in definition}
+    unknown = set(items) - known
+    if unknown:
+        raise ValidationError(_l("Unknown checklist item %(key)s.", key=repr(min(unknown))))
+    at = as_utc(at) if at else utcnow()
+    previous = latest_checklist(ticket)
+    before = {entry["key"]: entry for entry in (previous or {}).get("items", [])}
+    stored = []
+    for item in definition:
+        given = items.get(item.key) or {}
+        result = given.get("result") or None
+        if result is not None and result not in CHECKLIST_RESULTS:
+            raise ValidationError(_l("Unknown checklist result %(result)s.", result=repr(result)))
+        note = (given.get("note") or "").strip()[:500]
+        old = before.get(item.key, {})
+        answered_at = old.get("at") if old.get("result") == result and result is not None else None
+        stored.append({"key": item.key, "result": result, "note": note,
+                       "at": answered_at or (at.isoformat() if result is not None else None)})
+    if previous is not None and previous.get("service_type") == service_type and [
+            (e["key"], e["result"], e["note"]) for e in previous["items"]] == [
+            (e["key"], e["result"], e["note"]) for e in stored]:
+        return None
+    return _record(ticket, "checklist_recorded", actor=actor, at=at,
+                   data={"service_type": service_type, "items": stored})
+
+
+def latest_checklist(ticket: Ticket) -> dict[str, Any] | None:
+    """The data of the ticket's last ``checklist_recorded`` event, or None."""
+    return _latest_event_data(ticket, "checklist_recorded")
+
+
+def latest_consultation(ticket: Ticket) -> dict[str, Any] | None:
+    """The data of the ticket's last ``consultation_recorded`` event, or None."""
+    return _latest_event_data(ticket, "consultation_recorded")
+
+
 def record_automatic_mail(ticket: Ticket, *, kind: str, body: str, at: datetime,
                           data: dict[str, Any] | None = None) -> TicketEvent:
     """Keep an automatic reply from the requester's side (out-of-office, autoresponder) on the ticket.
@@ -296,6 +377,26 @@ def notify(ticket: Ticket, notice: str, *, at: datetime | None = None, headers: 
                             automatic=True, headers=headers, created_at=at,
                             signature=settings.get_setting("mail.signature"), **context)
     event = _record(ticket, "auto_reply_queued", at=at, data={"notice": notice, "outbox_id": message.id})
+    message.event_id = event.id
+    return message
+
+
+def text_requester(ticket: Ticket, notice: str, *, channel: str | None = None,
+                   at: datetime | None = None) -> OutboxMessage | None:
+    """Text the requester an automatic notice (``ticket-number``) by SMS or WhatsApp, if they gave a mobile number.
+
+    The channel is the ticket's own when it came by SMS or WhatsApp, else SMS. Nothing is sent (and None
+    returned) without a mobile number or with the ``sms.ticket_number_notice`` setting off; the ticket records
+    ``text_queued`` with the outbox message otherwise. Flushes, never commits.
+    """
+    at = as_utc(at) if at else utcnow()
+    channel = channel or (ticket.channel if ticket.channel in TEXT_CHANNELS else "sms")
+    if not settings.get_setting("sms.ticket_number_notice") or not is_mobile(ticket.requester.phone):
+        return None
+    message = enqueue_text(channel=channel, to=ticket.requester.phone, template=notice, ticket=ticket,
+                           automatic=True, created_at=at)
+    event = _record(ticket, "text_queued", at=at, data={"notice": notice, "channel": channel,
+                                                         "outbox_id": message.id, "to": message.recipient})
     message.event_id = event.id
     return message
 
@@ -389,6 +490,12 @@ def _record_follow_up(ticket: Ticket, *, at: datetime, how: str, actor: Staff | 
     ticket.follow_up_met = at <= ticket.follow_up_due_at
     _record(ticket, "followed_up", actor=actor, at=at, data={
         "how": how, "met": ticket.follow_up_met, "due": ticket.follow_up_due_at.isoformat()})
+
+
+def _latest_event_data(ticket: Ticket, kind: str) -> dict[str, Any] | None:
+    data = db.session.scalar(select(TicketEvent.data).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == kind)
+                             .order_by(TicketEvent.id.desc()).limit(1))
+    return dict(data) if data is not None else None
 
 
 def _apply_classification(ticket: Ticket, values: dict[str, Any]) -> None:

@@ -64,6 +64,14 @@ class Urgency(enum.StrEnum):
     NOT_URGENT = "not_urgent"
 
 
+class ServiceType(enum.StrEnum):
+    """What a walk-in visitor came for; each type has its own checklist (channels/walkin.py)."""
+
+    CONSULTATION = "consultation"
+    BIDDING_ROOM = "bidding_room"  # pendampingan upload di bidding room
+    DOCUMENT_VERIFICATION = "document_verification"  # verifikasi dokumen penyedia
+
+
 class Level(enum.StrEnum):
     """Impact (besar/sedang/kecil) and priority (tinggi/menengah/rendah) share three levels."""
 
@@ -96,6 +104,10 @@ LABELS: dict[type[enum.StrEnum], dict[str, object]] = {
     },
     Urgency: {"urgent": _l("Urgent"), "not_urgent": _l("Not urgent")},
     Level: {"high": _l("High"), "medium": _l("Medium"), "low": _l("Low")},
+    ServiceType: {
+        "consultation": _l("Consultation"), "bidding_room": _l("Bidding-room assistance"),
+        "document_verification": _l("Provider document verification"),
+    },
 }
 
 

@@ -15,9 +15,9 @@ from ..vocab import Application, Channel, Level, ProblemKind, SpseRole, StaffRol
 
 def init_app(app: Flask) -> None:
     """Register blueprints, template helpers and error pages."""
-    from . import admin, auth, mail, phone, queue, tickets
+    from . import admin, auth, copies, mail, phone, queue, status, tickets, twilio, walkin
 
-    for module in (auth, queue, tickets, phone, admin, mail):
+    for module in (auth, queue, tickets, phone, admin, mail, walkin, copies, status, twilio):
         app.register_blueprint(module.bp)
 
     login_manager.login_view = "auth.login"

@@ -53,9 +53,9 @@ TEXT_CHANNELS = ("sms", "whatsapp")
 
 
 def render_text(name: str, *, locale: str = "id", **context: Any) -> str:
-    """Render ``templates/text/<name>.txt``: a short message for SMS or WhatsApp."""
+    """Render ``templates/sms/<name>.txt``: a short message for SMS or WhatsApp."""
     with force_locale(locale):
-        return render_template(f"text/{name}.txt", **context).strip()
+        return render_template(f"sms/{name}.txt", **context).strip()
 
 
 def enqueue_text(*, channel: str, to: str, template: str, ticket: Ticket | None = None,

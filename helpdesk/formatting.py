@@ -17,8 +17,19 @@ def zone_abbreviation(tz: str) -> str:
     return ZONE_ABBREVIATIONS.get(tz, tz)
 
 
-def local_datetime(moment: datetime | None, tz: str, *, weekday: bool = True) -> str:
+def _moment(value: datetime | str | None) -> datetime | None:
+    """A stored moment: a datetime, or the ISO 8601 text event data keeps."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return value
+
+
+def local_datetime(moment: datetime | str | None, tz: str, *, weekday: bool = True) -> str:
     """"Selasa, 24 November 2026 10.00 WIB" (or the English form when the officer chose English)."""
+    moment = _moment(moment)
     if moment is None:
         return ""
     locale = str(get_locale() or "id")
@@ -37,8 +48,9 @@ def deadline(moment: datetime | None, tz: str) -> str:
     return f"{format_datetime(local, pattern, locale=locale)} {zone_abbreviation(tz)}"
 
 
-def short_datetime(moment: datetime | None, tz: str) -> str:
+def short_datetime(moment: datetime | str | None, tz: str) -> str:
     """"24/11/2026 10.00" in the office's zone, for tables."""
+    moment = _moment(moment)
     if moment is None:
         return ""
     locale = str(get_locale() or "id")

@@ -47,6 +47,7 @@ LINK_KINDS: Final = ("possible_duplicate", "follow_up_of")
 
 # What an officer decides at the end of a walk-in consultation (SOP-LPSE.BTG-008 steps 8-10).
 CONSULTATION_OUTCOMES: Final = ("solved", "pending", "escalate")
+WALKIN_STEPS: Final = ("visitor_called", "visitor_left")
 
 # How the requester was told something, for replies and follow-ups.
 TOLD_VIA: Final = ("email", "phone", "walkin", "sms", "whatsapp")
@@ -307,6 +308,19 @@ def record_checklist(ticket: Ticket, *, service_type: str, items: dict[str, dict
         return None
     return _record(ticket, "checklist_recorded", actor=actor, at=at,
                    data={"service_type": service_type, "items": stored})
+
+
+def record_walkin_step(ticket: Ticket, step: str, *, actor: Staff, at: datetime | None = None,
+                       **data: Any) -> TicketEvent:
+    """Record a step of the walk-in queue: ``visitor_called`` (the officer is now working on it: a new ticket
+    opens) or ``visitor_left`` (the visitor gave up their place). Flushes, never commits."""
+    if step not in WALKIN_STEPS:
+        raise ValueError(f"unknown walk-in step {step!r}")
+    at = as_utc(at) if at else utcnow()
+    event = _record(ticket, step, actor=actor, at=at, data=data)
+    if step == "visitor_called" and ticket.status == Status.NEW:
+        _move(ticket, Status.OPEN, actor=actor, at=at)
+    return event
 
 
 def latest_checklist(ticket: Ticket) -> dict[str, Any] | None:

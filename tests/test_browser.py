@@ -130,6 +130,71 @@ def test_ctrl_enter_saves_the_phone_form_and_marks_missing_fields(page, site, ma
     assert db.session.query(Ticket).count() == 0
 
 
+
+def _log_in(page, site, officer) -> None:
+    page.goto(f"{site}/login")
+    page.fill("#email", officer.email)
+    page.fill("#password", "rahasia123")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{site}/tickets")
+
+
+def test_kiosk_marks_missing_fields_then_gives_a_queue_number_and_receipt(page, site, office):
+    page.goto(f"{site}/kiosk/{office.code}")
+    page.fill("#name", "Siti Rahma")
+    page.fill("#organization", "CV Maju Jaya")
+    page.select_option("#spse_role", "penyedia")
+    page.select_option("#application", "spse")
+    page.fill("#description", "Tidak bisa mengunggah dokumen kualifikasi, muncul galat 500.")
+    page.click("#kiosk-submit")  # the phone number is missing
+    page.locator("#phone.is-invalid").wait_for()
+    assert page.locator("#phone-error").is_visible()
+    assert page.input_value("#name") == "Siti Rahma"  # what was filled in is kept
+    assert page.evaluate("document.activeElement.id") == "phone"  # the first missing field has the focus
+    assert db.session.query(Ticket).count() == 0
+    page.fill("#phone", "0812-3456-7890")
+    page.click("#kiosk-submit")
+    page.wait_for_url(f"{site}/kiosk/{office.code}/tanda-terima/*")
+    ticket = db.session.query(Ticket).one()
+    assert page.locator("#queue-number").inner_text() == "A-001"
+    assert page.locator("#ticket-ref").inner_text() == ticket.ref
+    assert "/status/" in page.locator("#status-link").get_attribute("href")
+    page.screenshot(path=str(_artifact("kiosk-receipt.png")), full_page=True)
+
+
+def test_call_next_updates_the_now_serving_display(browser, site, office, make_staff):
+    from channels import walkin
+    from channels.base import Contact
+
+    officer = make_staff(name="Dewi Lestari")
+    walkin.register_visit(walkin.ConsultationRequest(
+        contact=Contact(name="Siti", organization="CV Maju", spse_role="penyedia", phone="0812-3456-7890"),
+        description="Lupa kata sandi akun SPSE penyedia.", application="spse"), office=office)
+    db.session.commit()
+    screen_context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="id-ID")
+    desk_context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="id-ID")
+    try:
+        screen = screen_context.new_page()
+        screen.goto(f"{site}/display/{office.code}")
+        assert screen.locator("#current-number").inner_text() == "\u2014"
+        desk = desk_context.new_page()
+        desk.set_default_timeout(10_000)
+        _log_in(desk, site, officer)
+        desk.goto(f"{site}/walkin")
+        desk.locator('tr[data-visit="A-001"]').wait_for()
+        desk.fill("#desk", "Meja 1")
+        desk.click("#call-next")
+        desk.wait_for_url(f"{site}/walkin/konsultasi/*")
+        screen.wait_for_function(
+            "document.getElementById('current-number').textContent === 'A-001'", timeout=10_000)
+        assert screen.locator("#current-desk").inner_text() == "Meja 1"
+        assert screen.locator("#waiting-count").inner_text() == "0"
+        screen.screenshot(path=str(_artifact("now-serving-display.png")))
+    finally:
+        screen_context.close()
+        desk_context.close()
+
+
 def _artifact(name: str):
     from pathlib import Path
 

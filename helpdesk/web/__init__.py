@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
 from .. import formatting
@@ -10,7 +11,23 @@ from ..extensions import db, login_manager
 from ..models import Staff
 from ..requesters import format_phone
 from ..states import STATUS_LABELS, Status
-from ..vocab import Application, Channel, Level, ProblemKind, SpseRole, StaffRole, TicketType, Urgency, label
+from ..checklists import CHECKLISTS, RESULT_LABELS
+from ..vocab import (
+    Application,
+    Channel,
+    Level,
+    ProblemKind,
+    ServiceType,
+    SpseRole,
+    StaffRole,
+    TicketType,
+    Urgency,
+    choices,
+    label,
+)
+
+CONSULTATION_OUTCOME_LABELS = {"solved": _l("Solved"), "pending": _l("Pending: follow up later"),
+                               "escalate": _l("Escalate")}
 
 
 def init_app(app: Flask) -> None:
@@ -37,6 +54,11 @@ def init_app(app: Flask) -> None:
         ticket_type_label=lambda value: label(TicketType, value), kind_label=lambda value: label(ProblemKind, value),
         urgency_label=lambda value: label(Urgency, value), level_label=lambda value: label(Level, value),
         current_locale=lambda: str(get_locale() or "id"), zone_abbreviation=formatting.zone_abbreviation,
+        service_type_label=lambda value: label(ServiceType, value),
+        service_type_choices=lambda: choices(ServiceType),
+        walkin_visit=_walkin_visit, ticket_checklist=_ticket_checklist, checklist_label=_checklist_label,
+        checklist_result_label=lambda value: RESULT_LABELS.get(value, "—") if value else "—",
+        consultation_outcome_label=lambda value: CONSULTATION_OUTCOME_LABELS.get(value, value),
     )
 
     @app.errorhandler(404)
@@ -57,3 +79,20 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+
+def _walkin_visit(ticket):
+    from channels.walkin import visit_for
+
+    return visit_for(ticket) if ticket.channel == Channel.WALKIN else None
+
+
+def _ticket_checklist(ticket):
+    from ..tickets import latest_checklist
+
+    return latest_checklist(ticket)
+
+
+def _checklist_label(service_type: str, key: str):
+    items = CHECKLISTS.get(service_type, ())
+    return next((item.label for item in items if item.key == key), key)

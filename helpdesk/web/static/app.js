@@ -8,4 +8,18 @@
       event.target.form.requestSubmit();
     }
   });
+
+  // A form with an outcome choice shows "escalate to" only while "escalate" is chosen.
+  var roleWrap = document.getElementById("escalate-role-wrap");
+  var outcomeForm = roleWrap && roleWrap.closest("form");
+  if (outcomeForm && outcomeForm.querySelector("input[name=outcome]")) {
+    var syncOutcome = function () {
+      var chosen = outcomeForm.querySelector("input[name=outcome]:checked");
+      roleWrap.hidden = !(chosen && chosen.value === "escalate");
+    };
+    outcomeForm.querySelectorAll("input[name=outcome]").forEach(function (radio) {
+      radio.addEventListener("change", syncOutcome);
+    });
+    syncOutcome();
+  }
 })();

@@ -24,7 +24,7 @@ from escalation.sla import SlaState, sla_state
 from . import settings, tickets
 from .calendars import calendar_for, forget_calendars
 from .extensions import db
-from .models import DEFAULT_OFFICE_HOURS, Office, Requester, Staff, Ticket, count_rows
+from .models import DEFAULT_OFFICE_HOURS, Office, Requester, Staff, Ticket, WalkinVisit, count_rows
 from .requesters import find_or_create_requester
 from .staff import create_staff
 from .states import Status
@@ -447,6 +447,7 @@ def fill_demo(*, now: datetime | None = None) -> str:
                        working_days=int(settings.get_setting("sla.follow_up_working_days")))
     plans = planner.plan_all(requesters)
     opened = [_apply(plan, office) for plan in sorted(plans, key=lambda p: p.received_at)]
+    opened += _todays_walkins(office, staff, requesters, now=now)
     return _summary(office, staff, kept_admin, opened, calendar, now)
 
 
@@ -769,6 +770,40 @@ def _apply(plan: _Plan, office: Office) -> Ticket:
     for step in plan.steps:
         getattr(tickets, step.verb)(ticket, at=step.at, **step.args)
     return ticket
+
+
+def _todays_walkins(office: Office, staff: dict[str, list[Staff]], requesters: list[Requester], *,
+                    now: datetime) -> list[Ticket]:
+    """This morning's walk-in queue: one visitor served, one at the bidding room, two still waiting."""
+    from channels import walkin
+    from channels.base import Contact
+
+    def sign_in(requester: Requester, minutes_ago: int, description: str, **form: Any) -> WalkinVisit:
+        contact = Contact(name=requester.name, organization=requester.organization, spse_role=requester.spse_role,
+                          phone=requester.phone, email=requester.email)
+        return walkin.register_visit(walkin.ConsultationRequest(contact=contact, description=description, **form),
+                                     office=office, at=now - timedelta(minutes=minutes_ago))
+
+    helpdesk, trainer = staff[StaffRole.HELPDESK.value][0], staff[StaffRole.TRAINER.value][0]
+    served = sign_in(requesters[3], 95, "Tidak bisa login ke SPSE, muncul pesan 'User ID atau password salah' "
+                     "padahal sudah benar.", application="spse")
+    walkin.call_next(office, helpdesk, desk="Meja 1", at=now - timedelta(minutes=90))
+    walkin.answer_consultation(served, walkin.ConsultationAnswer(
+        analysis="Akun terkunci setelah lima kali salah memasukkan kata sandi.",
+        answer="Akun dibuka kuncinya oleh Admin PPE; penyedia berhasil masuk dan mengganti kata sandi.",
+        outcome="solved"), officer=helpdesk, at=now - timedelta(minutes=70))
+    bidding = sign_in(requesters[6], 60, "Mohon pendampingan unggah dokumen penawaran, batas akhir hari ini "
+                      "pukul 15.00.", service_type="bidding_room", application="spse", tender_code="10027382")
+    walkin.call_next(office, trainer, desk="Bidding room", at=now - timedelta(minutes=55))
+    tickets.record_checklist(bidding.ticket, service_type="bidding_room", actor=trainer,
+                             at=now - timedelta(minutes=50), items={
+                                 "training_attended": {"result": "yes", "note": ""},
+                                 "qualification_filled": {"result": "yes", "note": ""}})
+    waiting = [sign_in(requesters[10], 25, "Bagaimana cara menambahkan tenaga ahli di data kualifikasi SIKaP?",
+                       application="sikap"),
+               sign_in(requesters[1], 10, "Menanyakan jadwal verifikasi dokumen perusahaan baru.",
+                       service_type="document_verification")]
+    return [served.ticket, bidding.ticket, *(visit.ticket for visit in waiting)]
 
 
 # -- summary ------------------------------------------------------------------------------------------------

@@ -427,3 +427,16 @@ def test_staff_pages_need_a_login(client, office):
     for url in ("/walkin", "/walkin/baru", "/walkin/konsultasi/TST-2026-000001"):
         assert client.get(url).status_code == 302
     assert client.post("/walkin/panggil").status_code == 302
+
+
+def test_the_demo_fills_todays_walkin_queue(app):
+    from helpdesk.demo import fill_demo
+
+    summary = fill_demo(now=RECEIVED_AT)
+    db.session.commit()
+    visits = db.session.scalars(select(WalkinVisit).order_by(WalkinVisit.arrived_at)).all()
+    assert "walkin" in summary
+    assert [(v.queue_label, v.status) for v in visits] == [
+        ("A-001", "done"), ("B-001", "called"), ("A-002", "waiting"), ("C-001", "waiting")]
+    assert visits[0].ticket.status == "resolved"
+    assert tickets.latest_checklist(visits[1].ticket)["items"][0]["result"] == "yes"

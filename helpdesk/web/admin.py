@@ -1,13 +1,20 @@
-"""Staff management, for system administrators only."""
+"""Staff management and operational settings, for system administrators only."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField, IntegerField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from ..errors import HelpdeskError
 from ..extensions import db
-from ..models import Staff
+from ..models import Setting, Staff
+from ..requesters import normalise_phone
+from ..settings import get_setting, set_setting
 from ..staff import create_staff, office_staff, update_staff
 from .access import admin_required
 from .forms import StaffForm
@@ -68,3 +75,91 @@ def staff_edit(staff_id: int):
             return redirect(url_for(".staff_list"))
     status = 422 if form.errors else 200
     return render_template("web/admin/staff_form.html", form=form, staff=staff), status
+
+
+# -- operational settings: email, phone and SMS, SLA (DESIGN.md §3 "Settings") ---------------------------------
+
+MAX_DESK_NUMBERS = 10  # Twilio's <Dial> rings at most ten numbers at once
+
+
+class SettingsForm(FlaskForm):
+    """The admin's settings page; each field is one key of helpdesk.settings.DEFAULTS (SETTING_FIELDS)."""
+
+    auto_replies = BooleanField(_l("Send automatic email (acknowledgement, pending and resolution notices)"))
+    auto_reply_daily_limit = IntegerField(_l("Automatic emails per address per day"),
+                                          validators=[InputRequired(), NumberRange(min=0, max=100)])
+    signature = TextAreaField(_l("Signature under replies to requesters"),
+                              validators=[DataRequired(), Length(max=500)])
+    desk_numbers = TextAreaField(_l("Desk phone numbers an incoming call rings (one per line)"),
+                                 validators=[Length(max=1000)])
+    ring_seconds = IntegerField(_l("Ring the desk phones for (seconds)"),
+                                validators=[InputRequired(), NumberRange(min=5, max=60)])
+    voicemail_max_seconds = IntegerField(_l("Longest voicemail (seconds)"),
+                                         validators=[InputRequired(), NumberRange(min=10, max=600)])
+    ticket_number_notice = BooleanField(_l("Text the ticket number to requesters who gave a mobile number"))
+    follow_up_working_days = IntegerField(_l("Follow-up deadline (working days after receipt)"),
+                                          validators=[InputRequired(), NumberRange(min=1, max=5)])
+    submit = SubmitField(_l("Save settings"))
+
+    def validate_desk_numbers(self, field) -> None:
+        """Each non-blank line must be a valid phone number; stores the E.164 list in ``desk_number_list``."""
+        numbers: list[str] = []
+        for line_number, line in enumerate((field.data or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            parsed = normalise_phone(line)
+            if parsed is None or not parsed.valid:
+                raise ValidationError(_l("Line %(n)d (%(value)s) is not a valid phone number.",
+                                         n=line_number, value=line.strip()[:40]))
+            if parsed.value not in numbers:
+                numbers.append(parsed.value)
+        if len(numbers) > MAX_DESK_NUMBERS:
+            raise ValidationError(_l("At most %(n)d desk numbers ring at once.", n=MAX_DESK_NUMBERS))
+        self.desk_number_list = numbers
+
+
+# Setting key -> form field. The desk numbers are a list in the settings and lines in the form.
+SETTING_FIELDS = {
+    "mail.auto_replies": "auto_replies",
+    "mail.auto_reply_daily_limit": "auto_reply_daily_limit",
+    "mail.signature": "signature",
+    "phone.desk_numbers": "desk_numbers",
+    "phone.ring_seconds": "ring_seconds",
+    "phone.voicemail_max_seconds": "voicemail_max_seconds",
+    "sms.ticket_number_notice": "ticket_number_notice",
+    "sla.follow_up_working_days": "follow_up_working_days",
+}
+
+
+def _settings_values(form: SettingsForm) -> dict[str, object]:
+    """The validated form as setting values."""
+    values: dict[str, object] = {key: getattr(form, name).data for key, name in SETTING_FIELDS.items()}
+    values["phone.desk_numbers"] = form.desk_number_list
+    values["mail.signature"] = form.signature.data.strip()
+    return values
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@admin_required
+def settings_page():
+    """Email, phone and SMS, and SLA settings; a change records who made it."""
+    if request.method == "POST":
+        form = SettingsForm(formdata=request.form)
+    else:
+        current = {name: get_setting(key) for key, name in SETTING_FIELDS.items()}
+        current["desk_numbers"] = "\n".join(current["desk_numbers"] or [])
+        form = SettingsForm(formdata=None, data=current)
+    if form.is_submitted():
+        if form.validate():
+            for key, value in _settings_values(form).items():
+                if value != get_setting(key):
+                    set_setting(key, value, actor=current_user)
+            db.session.commit()
+            flash(_("Settings saved."), "success")
+            return redirect(url_for(".settings_page"))
+        db.session.rollback()
+    last = db.session.scalar(select(Setting).where(Setting.updated_by_id.is_not(None))
+                             .order_by(Setting.updated_at.desc()).limit(1))
+    last_by = db.session.get(Staff, last.updated_by_id) if last else None
+    return render_template("web/admin/settings.html", form=form, last=last, last_by=last_by,
+                           max_desk_numbers=MAX_DESK_NUMBERS), 422 if form.errors else 200

@@ -1,0 +1,129 @@
+"""The admin settings page: email, phone and SMS, SLA; only admins; bad input saves nothing."""
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from helpdesk.extensions import db
+from helpdesk.models import Setting
+from helpdesk.settings import DEFAULTS, get_setting
+
+VALID = {
+    "auto_replies": "y",
+    "auto_reply_daily_limit": "10",
+    "signature": "Helpdesk LPSE Kabupaten Uji",
+    "desk_numbers": "",
+    "ring_seconds": "15",
+    "voicemail_max_seconds": "120",
+    "ticket_number_notice": "y",
+    "follow_up_working_days": "1",
+}
+
+
+def stored() -> dict[str, object]:
+    db.session.expire_all()
+    return {row.key: row.value for row in db.session.query(Setting)}
+
+
+@pytest.fixture
+def admin(client, login, make_staff):
+    staff = make_staff(role="admin", name="Admin Kantor")
+    login(client, staff)
+    return staff
+
+
+def post(client, **changes):
+    return client.post("/admin/settings", data={**VALID, **changes})
+
+
+@pytest.mark.parametrize("role", ["helpdesk", "kepala", "verifikator"])
+def test_only_admins_see_and_change_settings(client, login, make_staff, role):
+    login(client, make_staff(role=role))
+    assert client.get("/admin/settings").status_code == 403
+    assert post(client, desk_numbers="081234567890").status_code == 403
+    assert stored() == {}
+
+
+def test_settings_need_a_login(client):
+    response = client.get("/admin/settings")
+    assert response.status_code == 302 and response.location.startswith("/login")
+
+
+def test_page_shows_the_current_values_in_sections(client, admin):
+    page = client.get("/admin/settings").get_data(as_text=True)
+    for section in ("settings-email", "settings-phone", "settings-sla"):
+        assert f'id="{section}"' in page
+    assert re.search(rf">\s*{DEFAULTS['mail.signature']}</textarea>", page)
+    assert re.search(r'name="ring_seconds"[^>]*value="15"', page)
+    assert 'href="/admin/settings"' in page  # the admin's navigation links here
+
+
+def test_admin_saves_desk_numbers_as_e164_and_is_recorded(client, admin):
+    response = post(client, desk_numbers="0812 3456 7890\n\n  +62 21 3190 5123 \n6281234567890\n",
+                    ring_seconds="20", signature="  Salam, Helpdesk LPSE Uji  ")
+    assert response.status_code == 302 and response.location == "/admin/settings"
+    values = stored()
+    assert values["phone.desk_numbers"] == ["+6281234567890", "+622131905123"]  # duplicates kept once
+    assert values["phone.ring_seconds"] == 20
+    assert values["mail.signature"] == "Salam, Helpdesk LPSE Uji"
+    assert "sla.follow_up_working_days" not in values  # unchanged values are not rewritten
+    row = db.session.get(Setting, "phone.desk_numbers")
+    assert row.updated_by_id == admin.id
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert "alert-success" in page and 'id="settings-last-change"' in page and "Admin Kantor" in page
+    assert "+6281234567890\n+622131905123</textarea>" in page
+    assert get_setting("phone.desk_numbers") == ["+6281234567890", "+622131905123"]
+
+
+def test_switches_turn_off(client, admin):
+    data = {**VALID}
+    del data["auto_replies"], data["ticket_number_notice"]
+    assert client.post("/admin/settings", data=data).status_code == 302
+    values = stored()
+    assert values["mail.auto_replies"] is False and values["sms.ticket_number_notice"] is False
+
+
+def test_invalid_desk_number_is_refused_naming_the_line_and_nothing_is_stored(client, admin):
+    response = post(client, desk_numbers="0812 3456 7890\n12345\n", ring_seconds="30")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert re.search(r'invalid-feedback">[^<]*\b2\b[^<]*12345', page)  # line 2, as typed
+    assert "0812 3456 7890\n12345" in page  # the admin's input is kept for correcting
+    assert stored() == {}
+
+
+def test_too_many_desk_numbers_are_refused(client, admin):
+    numbers = "\n".join(f"0812345678{n:02d}" for n in range(11))
+    assert post(client, desk_numbers=numbers).status_code == 422
+    assert stored() == {}
+
+
+@pytest.mark.parametrize("field, bad, good", [
+    ("ring_seconds", ["4", "61", "-1", "abc", "", "1.5", "9" * 5000], ["5", "60"]),
+    ("voicemail_max_seconds", ["9", "601"], ["10", "600"]),
+    ("auto_reply_daily_limit", ["-1", "101"], ["0", "100"]),
+    ("follow_up_working_days", ["0", "6"], ["1", "5"]),
+])
+def test_number_ranges_are_enforced(client, admin, field, bad, good):
+    key = next(key for key in DEFAULTS if key.endswith(field))
+    for value in bad:
+        response = post(client, **{field: value})
+        assert response.status_code == 422, (field, value)
+        assert re.search(rf'name="{field}"', response.get_data(as_text=True))
+        assert stored() == {}, (field, value)
+    for value in good:
+        assert post(client, **{field: value}).status_code == 302, (field, value)
+        assert stored().get(key, DEFAULTS[key]) == int(value)
+
+
+def test_blank_signature_is_refused(client, admin):
+    assert post(client, signature="   ").status_code == 422
+    assert stored() == {}
+
+
+def test_new_working_days_setting_applies_to_new_tickets(client, admin, make_ticket):
+    assert post(client, follow_up_working_days="2").status_code == 302
+    ticket = make_ticket()  # received Tue 24 Nov 2026 10:00 WIB
+    assert ticket.follow_up_due_at.astimezone(ZoneInfo("Asia/Jakarta")).day == 26  # Thursday, two days on

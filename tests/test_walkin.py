@@ -440,3 +440,27 @@ def test_the_demo_fills_todays_walkin_queue(app):
         ("A-001", "done"), ("B-001", "called"), ("A-002", "waiting"), ("C-001", "waiting")]
     assert visits[0].ticket.status == "resolved"
     assert tickets.latest_checklist(visits[1].ticket)["items"][0]["result"] == "yes"
+
+
+def test_a_request_over_the_size_limit_gets_a_clear_page(client, app, office, kiosk_url):
+    app.config["MAX_CONTENT_LENGTH"] = 2048
+    response = client.post(kiosk_url, data={**form_data(), "files": (io.BytesIO(b"%PDF" + b"0" * 8192), "a.pdf")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 413 and "2048" not in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0
+
+
+@pytest.mark.parametrize("body", [
+    {"json": [1, 2]}, {"json": {"name": 5, "description": None}}, {"data": {"name": "\x00" * 10, "phone": "\x00"}},
+    {"data": {"name": "A" * 100_000, "description": "x" * 100_000, "spse_role": "root"}},
+    {"data": {"service_type": ["consultation", "bidding_room"], "application": "<script>"}},
+    {"data": b"\xff\xfe garbage", "content_type": "application/x-www-form-urlencoded"},
+    {"data": "--x\r\nbroken", "content_type": "multipart/form-data; boundary=x"},
+])
+def test_malformed_kiosk_posts_never_fail_the_server(client, office, kiosk_url, body):
+    limiter.reset()
+    response = client.post(kiosk_url, **body)
+    assert response.status_code in (400, 413, 422)
+    assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0
+    for url in (f"{kiosk_url}/saran?q=%00%ff", f"/display/{office.code}/state?x=%00", f"{kiosk_url}/tanda-terima/%00"):
+        assert client.get(url).status_code < 500

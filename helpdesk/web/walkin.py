@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
+from werkzeug.datastructures import CombinedMultiDict
 
 from channels import walkin
 from channels.base import Contact
@@ -47,7 +48,7 @@ def kiosk_default():
 def kiosk(office: str):
     """The consultation form on the tablet at the desk: nothing half-filled enters the queue."""
     place = _office_or_404(office)
-    form = ConsultationForm()
+    form = _consultation_form()
     if request.method == "POST":
         visit = _register(form, place, source="kiosk")
         if visit is not None:
@@ -108,6 +109,13 @@ def display_state(office: str):
 @bp.errorhandler(429)
 def too_many(error):
     return render_template("web/walkin/busy.html"), 429
+
+
+@bp.errorhandler(413)
+def too_large(error):
+    """A request larger than MAX_CONTENT_LENGTH is refused before it is read: say so plainly."""
+    return render_template("web/walkin/too_large.html",
+                           limit=current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)), 413
 
 
 # -- staff: the desk ----------------------------------------------------------------------------------------
@@ -171,7 +179,7 @@ def left(visit_id: int):
 @login_required
 def new():
     """An officer fills the consultation form for a visitor who does not use the kiosk."""
-    form = ConsultationForm()
+    form = _consultation_form()
     if request.method == "POST":
         visit = _register(form, current_user.office, source="desk", officer=current_user)
         if visit is not None:
@@ -226,6 +234,13 @@ def consult(ref: str):
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
+
+def _consultation_form() -> ConsultationForm:
+    """The form, reading only posted form fields and files (never a JSON body: Flask-WTF would take one)."""
+    if request.method != "POST":
+        return ConsultationForm(formdata=None)
+    return ConsultationForm(formdata=CombinedMultiDict((request.files, request.form)))
+
 
 def _register(form: ConsultationForm, office: Office, *, source: str, officer=None) -> WalkinVisit | None:
     """Check the posted form and sign the visitor in; None (with the form's errors set) when it is incomplete."""

@@ -288,3 +288,34 @@ def mail_app(app: Flask, office: Office, dovecot: DovecotServer, smtp: SmtpServe
         IMAP_SECURITY="plain", IMAP_OFFICE=office.code, MAIL_FROM="Helpdesk LPSE Uji <helpdesk@lpse-uji.example.go.id>",
         **smtp.config(MAIL_TIMEOUT_SECONDS=10))
     return app
+
+
+# -- browser ---------------------------------------------------------------------------------------------
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _chromium_path() -> str | None:
+    for candidate in ("chromium", "chromium-browser"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless Chromium for the session; missing Chromium is a skip locally and a failure in CI."""
+    path = _chromium_path()
+    if path is None:
+        message = "Debian's chromium is not installed (make test installs it: scripts/ensure-chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()

@@ -7,8 +7,6 @@ production.
 from __future__ import annotations
 
 import os
-import shutil
-from typing import Iterator
 
 import pytest
 
@@ -20,35 +18,6 @@ from helpdesk.models import Ticket
 from .servers.live import live_server
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _chromium_path() -> str | None:
-    for candidate in ("chromium", "chromium-browser"):
-        found = shutil.which(candidate)
-        if found:
-            return found
-    return None
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    """One headless Chromium for the session; missing Chromium is a skip locally and a failure in CI."""
-    path = _chromium_path()
-    if path is None:
-        message = "Debian's chromium is not installed (make test installs it: scripts/ensure-chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
 
 @pytest.fixture
 def site(app):

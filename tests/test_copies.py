@@ -362,35 +362,13 @@ def test_archive_route_needs_the_csrf_token(client, login, app, consulted, offic
 
 # -- in a browser -------------------------------------------------------------------------------------------
 
-@pytest.fixture
-def chromium():
-    """Headless Debian Chromium through Playwright, as in test_browser.py (skip locally, fail in CI without it)."""
-    import os
-    import shutil
-
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        message = "Debian's chromium is not installed (make test installs it: scripts/ensure-chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield browser
-        browser.close()
-
-
 @pytest.mark.browser
-def test_print_page_in_chromium_prints_an_a4_form_without_the_toolbar(chromium, app, consulted, officer):
+def test_print_page_in_chromium_prints_an_a4_form_without_the_toolbar(browser, app, consulted, officer):
     from .servers.live import live_server
 
     app.config["WTF_CSRF_ENABLED"] = True
     with live_server(app) as site:
-        context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="id-ID")
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="id-ID")
         try:
             tab = context.new_page()
             tab.set_default_timeout(10_000)

@@ -69,6 +69,9 @@ class Config:
     # The address people reach this service at (https://helpdesk.lpse.example.go.id), for links in SMS, receipts
     # and emails, and for checking Twilio's signatures behind a reverse proxy. Default: the request's own URL.
     PUBLIC_BASE_URL: str | None = None
+    # Reverse proxies in front of the service that set X-Forwarded-For/-Proto/-Host (0: none). With a proxy, rate
+    # limits must count the client's address, not the proxy's; set this to the number of proxies you run.
+    TRUSTED_PROXIES = 0
 
     # Twilio (voice, SMS, WhatsApp). No account: the webhooks refuse every request and SMS waits in the outbox.
     TWILIO_ACCOUNT_SID: str | None = None

@@ -464,3 +464,25 @@ def test_malformed_kiosk_posts_never_fail_the_server(client, office, kiosk_url, 
     assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0
     for url in (f"{kiosk_url}/saran?q=%00%ff", f"/display/{office.code}/state?x=%00", f"{kiosk_url}/tanda-terima/%00"):
         assert client.get(url).status_code < 500
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_kiosk_limit(database_url, tmp_path):
+    from helpdesk import create_app
+
+    from .conftest import _config
+
+    proxied = create_app({**_config(database_url, tmp_path / "data"), "TRUSTED_PROXIES": 1,
+                          "KIOSK_RATE_LIMIT": "1 per minute"})
+    with proxied.app_context():
+        from helpdesk.models import Office
+
+        db.session.add(Office(code="px", name="LPSE Proksi", ticket_prefix="PX"))
+        db.session.commit()
+        client = proxied.test_client()
+        first = client.post("/kiosk/px", data={"name": ""}, headers={"X-Forwarded-For": "10.0.0.1"})
+        other = client.post("/kiosk/px", data={"name": ""}, headers={"X-Forwarded-For": "10.0.0.2"})
+        again = client.post("/kiosk/px", data={"name": ""}, headers={"X-Forwarded-For": "10.0.0.1"})
+        assert (first.status_code, other.status_code, again.status_code) == (422, 422, 429)
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()

@@ -275,6 +275,29 @@ def mail_deliver_command() -> None:
     click.echo(f"sent {report.sent}, retrying {report.retried}, failed {report.failed}")
 
 
+@cli.group("sms")
+def sms_group() -> None:
+    """SMS and WhatsApp through Twilio."""
+
+
+@sms_group.command("deliver")
+@with_appcontext
+def sms_deliver_command() -> None:
+    """Send the queued SMS and WhatsApp messages now through Twilio."""
+    from channels.twilio import make_text_sender, text_configured
+
+    from .delivery import deliver_due
+    from .outbox import TEXT_CHANNELS
+
+    if not text_configured(current_app.config):
+        raise click.ClickException("no Twilio account configured (HELPDESK_TWILIO_ACCOUNT_SID, "
+                                   "HELPDESK_TWILIO_AUTH_TOKEN): messages stay in the outbox")
+    send = make_text_sender(current_app.config)
+    for channel in TEXT_CHANNELS:
+        report = deliver_due(send, channel=channel)
+        click.echo(f"{channel}: sent {report.sent}, retrying {report.retried}, failed {report.failed}")
+
+
 def _office_or_first(code: str | None) -> Office:
     query = select(Office).where(Office.code == code) if code else select(Office).order_by(Office.id).limit(1)
     office = db.session.scalar(query)

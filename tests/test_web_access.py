@@ -6,12 +6,20 @@ import re
 from helpdesk.extensions import db
 from helpdesk.models import Staff, Ticket
 
-PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.set_language", "bootstrap.static"}
+PUBLIC_ENDPOINTS = {
+    "static", "auth.login", "auth.set_language", "bootstrap.static", "status.lookup", "status.by_token",
+    # the walk-in kiosk and the now-serving display stand in the waiting room
+    "walkin.kiosk_default", "walkin.kiosk", "walkin.receipt", "walkin.suggestions", "walkin.display_default",
+    "walkin.display", "walkin.display_state",
+}
+# Twilio's webhooks need no login but a valid X-Twilio-Signature: without one they answer 403.
+SIGNED_PREFIX = "twilio."
 
 
 def _example_url(rule, ticket_ref: str) -> str:
     values = {"ref": ticket_ref, "staff_id": "1", "attachment_id": "1", "code": "id", "filename": "x",
-              "message_id": "1", "inbound_id": "1", "event_id": "1"}
+              "message_id": "1", "inbound_id": "1", "event_id": "1", "call_id": "1", "visit_id": "1",
+              "office": "tst", "token": "x"}
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: values[m.group(1)], rule.rule)
 
 
@@ -19,7 +27,7 @@ def test_every_staff_page_needs_login(app, client, make_ticket):
     ticket = make_ticket()
     checked = 0
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in PUBLIC_ENDPOINTS:
+        if rule.endpoint in PUBLIC_ENDPOINTS or rule.endpoint.startswith(SIGNED_PREFIX):
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             response = client.open(_example_url(rule, ticket.ref), method=method)
@@ -27,6 +35,14 @@ def test_every_staff_page_needs_login(app, client, make_ticket):
             assert response.location.startswith("/login"), (rule.rule, method)
             checked += 1
     assert checked >= 12  # queue, ticket page and its actions, phone log, lookup, staff admin
+
+
+def test_every_twilio_webhook_refuses_an_unsigned_request(app, client, office):
+    app.config["TWILIO_AUTH_TOKEN"] = "0123456789abcdef0123456789abcdef"
+    webhooks = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith(SIGNED_PREFIX)]
+    assert len(webhooks) >= 5
+    for rule in webhooks:
+        assert client.post(rule.rule, data={"CallSid": "CA1", "From": "+6281234567890"}).status_code == 403, rule
 
 
 def test_only_admins_manage_staff(client, login, make_staff):

@@ -77,8 +77,10 @@ class PhoneLogForm(FlaskForm):
 
 class ReplyForm(FlaskForm):
     body = TextAreaField(_l("Reply to the requester"), validators=[DataRequired(), Length(max=20000)])
+    # SMS and WhatsApp are offered only when the requester has a mobile number (tickets._reply_form).
     via = SelectField(_l("Sent or told via"), choices=options([
-        ("email", _l("Email (queued for sending)")), ("phone", _l("Told by phone")),
+        ("email", _l("Email (queued for sending)")), ("sms", _l("SMS (queued for sending)")),
+        ("whatsapp", _l("WhatsApp (queued for sending)")), ("phone", _l("Told by phone")),
         ("walkin", _l("Told in person")),
     ]))
     submit = SubmitField(_l("Send reply"))

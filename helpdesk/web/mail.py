@@ -77,7 +77,8 @@ AUTOMATIC_MAIL_LABELS: Final = {
 
 FLAG_LABELS: Final = {
     "bounce": _l("Email to the requester bounced"),
-    "delivery_failed": _l("Email to the requester could not be delivered"),
+    "delivery_failed": _l("A message to the requester could not be delivered"),
+    "call_back": _l("Call the requester back (missed call or voicemail)"),
 }
 
 LINK_LABELS: Final = {

@@ -13,7 +13,8 @@ from ..calendars import calendar_for
 from ..errors import HelpdeskError, InvalidTransition, UnknownTicket
 from ..extensions import db
 from ..models import Attachment, Staff, Ticket, TicketEvent
-from ..requesters import count_tickets, earlier_tickets
+from ..outbox import TEXT_CHANNELS
+from ..requesters import count_tickets, earlier_tickets, is_mobile
 from ..staff import office_staff
 from ..states import STATUS_LABELS, TRANSITIONS, Status, allowed_moves
 from ..timeutil import utcnow
@@ -42,11 +43,22 @@ def _ticket_or_404(ref: str) -> Ticket:
 # builds every other form with formdata=None, so it shows the ticket as it is, never another form's post.
 
 def _reply_form(ticket: Ticket, **kwargs) -> ReplyForm:
+    """The reply form with the ways the requester can be reached: email with an address, texts with a mobile.
+
+    Shown fresh, it picks the ticket's own text channel (an SMS or WhatsApp ticket), else email when possible, else
+    the phone.
+    """
     form = ReplyForm(prefix="reply", **kwargs)
-    if not ticket.requester.email:
-        form.via.choices = [c for c in form.via.choices if c.value != "email"]
-    elif kwargs.get("formdata", True) is None:
-        form.via.data = "email"
+    mobile = is_mobile(ticket.requester.phone)
+    unreachable = ({"email"} if not ticket.requester.email else set()) | (set() if mobile else set(TEXT_CHANNELS))
+    form.via.choices = [c for c in form.via.choices if c.value not in unreachable]
+    if kwargs.get("formdata", True) is None:
+        if mobile and ticket.channel in TEXT_CHANNELS:
+            form.via.data = ticket.channel
+        elif ticket.requester.email:
+            form.via.data = "email"
+        else:
+            form.via.data = "phone"
     return form
 
 
@@ -138,7 +150,7 @@ def _act(ticket: Ticket, form, action, success: str, form_name: str):
 @bp.post("/<ref>/reply")
 @login_required
 def reply(ref: str):
-    """Reply to the requester: queued in the outbox when sent by email."""
+    """Reply to the requester: queued in the outbox when sent by email, SMS or WhatsApp."""
     ticket = _ticket_or_404(ref)
     form = _reply_form(ticket)
     return _act(ticket, form, lambda: tickets.add_message(

@@ -1,4 +1,4 @@
-// The phone log: look the caller up as the number is typed; show the role choice only when escalating.
+// The phone log: look the caller up as the number is typed.
 (function () {
   "use strict";
   var form = document.getElementById("phone-form");
@@ -70,12 +70,6 @@
     timer = setTimeout(lookup, 250);
   });
   phone.addEventListener("change", lookup);
-
-  var roleWrap = document.getElementById("escalate-role-wrap");
-  function syncOutcome() {
-    var chosen = form.querySelector("input[name=outcome]:checked");
-    roleWrap.hidden = !(chosen && chosen.value === "escalate");
-  }
-  form.querySelectorAll("input[name=outcome]").forEach(function (radio) { radio.addEventListener("change", syncOutcome); });
-  syncOutcome();
+  if (phone.value.trim()) { lookup(); }  // prefilled (an answered call's draft): show who it is at once
+  // The "escalate to" choice shows only while "escalate" is chosen: app.js does that for every such form.
 })();

@@ -492,7 +492,7 @@ def test_every_email_event_kind_renders_its_indonesian_label(client, login, admi
         "Email otomatis ke pelapor: tanda terima", "Email otomatis tidak dikirim (tanda terima)",
         f"Email terkirim ke {reply.recipient}", f"Email ke {queued.recipient} gagal terkirim", "421 coba lagi nanti",
         f"Email ke {reply.recipient} ditolak (bounce)", "550 5.1.1 user unknown",
-        "Ditandai: Email ke pelapor tidak dapat dikirim", "Ditandai: Email ke pelapor gagal terkirim (bounce)",
+        "Ditandai: Pesan kepada pelapor tidak dapat terkirim", "Ditandai: Email ke pelapor gagal terkirim (bounce)",
         "Tanda sudah ditangani: Email ke pelapor gagal terkirim (bounce)",
         "Lanjutan dari tiket", "Mungkin duplikat dari", "Balas pelapor",
     ):

@@ -24,7 +24,7 @@ from escalation.sla import SlaState, sla_state
 from . import settings, tickets
 from .calendars import calendar_for, forget_calendars
 from .extensions import db
-from .models import DEFAULT_OFFICE_HOURS, Office, Requester, Staff, Ticket, WalkinVisit, count_rows
+from .models import DEFAULT_OFFICE_HOURS, CallLog, Office, Requester, Staff, Ticket, WalkinVisit, count_rows
 from .requesters import find_or_create_requester
 from .staff import create_staff
 from .states import Status
@@ -448,6 +448,7 @@ def fill_demo(*, now: datetime | None = None) -> str:
     plans = planner.plan_all(requesters)
     opened = [_apply(plan, office) for plan in sorted(plans, key=lambda p: p.received_at)]
     opened += _todays_walkins(office, staff, requesters, now=now)
+    opened += _todays_calls(office, requesters, now=now)
     return _summary(office, staff, kept_admin, opened, calendar, now)
 
 
@@ -804,6 +805,30 @@ def _todays_walkins(office: Office, staff: dict[str, list[Staff]], requesters: l
                sign_in(requesters[1], 10, "Menanyakan jadwal verifikasi dokumen perusahaan baru.",
                        service_type="document_verification")]
     return [served.ticket, bidding.ticket, *(visit.ticket for visit in waiting)]
+
+
+def _todays_calls(office: Office, requesters: list[Requester], *, now: datetime) -> list[Ticket]:
+    """Two calls through Twilio as its webhooks would report them: one answered at a desk and still to be
+    logged, one nobody took (a call-back ticket)."""
+    from werkzeug.datastructures import MultiDict
+
+    from channels import twilio
+
+    urls = twilio.VoiceUrls(dial_done="", recorded="", desk_answered="")
+
+    def hook(**params: str) -> twilio.Webhook:
+        return twilio.Webhook(url="", params=MultiDict({"To": office.phone or "", **params}), signature=None)
+
+    answered, missed = requesters[4].phone, requesters[8].phone
+    twilio.answer_call(hook(CallSid="CADEMO0001", From=answered), urls=urls, now=now - timedelta(minutes=40))
+    twilio.dial_finished(hook(CallSid="CADEMO0001", DialCallStatus="completed"), urls=urls,
+                         now=now - timedelta(minutes=33))
+    twilio.call_status(hook(CallSid="CADEMO0001", CallStatus="completed", CallDuration="420"),
+                       now=now - timedelta(minutes=33))
+    twilio.answer_call(hook(CallSid="CADEMO0002", From=missed), urls=urls, now=now - timedelta(minutes=15))
+    twilio.call_status(hook(CallSid="CADEMO0002", CallStatus="no-answer", CallDuration="20"),
+                       now=now - timedelta(minutes=14))
+    return list(db.session.scalars(select(Ticket).join(CallLog, CallLog.ticket_id == Ticket.id)))
 
 
 # -- summary ------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from channels.base import Contact
 from helpdesk import tickets
 from helpdesk.errors import ValidationError
 from helpdesk.extensions import db, limiter
-from helpdesk.models import Attachment, OutboxMessage, Ticket, TicketEvent, WalkinVisit
+from helpdesk.models import Attachment, CallLog, OutboxMessage, Ticket, TicketEvent, WalkinVisit
 from helpdesk.timeutil import as_utc
 
 from .conftest import RECEIVED_AT, WIB
@@ -440,6 +440,9 @@ def test_the_demo_fills_todays_walkin_queue(app):
         ("A-001", "done"), ("B-001", "called"), ("A-002", "waiting"), ("C-001", "waiting")]
     assert visits[0].ticket.status == "resolved"
     assert tickets.latest_checklist(visits[1].ticket)["items"][0]["result"] == "yes"
+    calls = {call.call_sid: call for call in db.session.scalars(select(CallLog))}
+    assert calls["CADEMO0001"].outcome == "answered" and calls["CADEMO0001"].ticket_id is None  # a draft to log
+    assert calls["CADEMO0002"].outcome == "missed" and calls["CADEMO0002"].ticket.flag == "call_back"
 
 
 def test_a_request_over_the_size_limit_gets_a_clear_page(client, app, office, kiosk_url):

@@ -110,9 +110,9 @@ def missing_fields(request: ConsultationRequest) -> dict[str, object]:
             problems["email"] = _l("This email address is not valid.")
     if request.service_type not in ServiceType.__members__.values():
         problems["service_type"] = _l("Choose the service you came for.")
-    if request.application not in Application.__members__.values():
-        if request.service_type == ServiceType.CONSULTATION or request.application:
-            problems["application"] = _l("Choose the application your question is about.")
+    needs_application = request.service_type == ServiceType.CONSULTATION or request.application
+    if needs_application and request.application not in Application.__members__.values():
+        problems["application"] = _l("Choose the application your question is about.")
     if request.service_type == ServiceType.BIDDING_ROOM and not (request.tender_code or "").strip():
         problems["tender_code"] = _l("Fill in the tender or package code you are uploading for.")
     if len((request.description or "").strip()) < 10:

@@ -229,7 +229,7 @@ def test_pending_and_escalated_consultations(app, office, make_staff, outcome, s
     db.session.commit()
     assert visit.ticket.status == status
     if outcome == "escalate":
-        escalated = [e for e in visit.ticket.events if e.kind == "escalated"][0]
+        escalated = next(e for e in visit.ticket.events if e.kind == "escalated")
         assert escalated.data["role"] == "admin_ppe" and escalated.data["requester_told"] is True
 
 

@@ -7,11 +7,11 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
 from .. import formatting
+from ..checklists import CHECKLISTS, RESULT_LABELS
 from ..extensions import db, login_manager
 from ..models import Staff
 from ..requesters import format_phone
 from ..states import STATUS_LABELS, Status
-from ..checklists import CHECKLISTS, RESULT_LABELS
 from ..vocab import (
     Application,
     Channel,

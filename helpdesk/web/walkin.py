@@ -148,31 +148,22 @@ def call_next():
 @bp.post("/walkin/<int:visit_id>/panggil")
 @login_required
 def call(visit_id: int):
+    """Call this visitor now (out of turn), or again when they did not come up."""
     visit = _visit_or_404(visit_id)
-    try:
-        walkin.call(visit, current_user, desk=request.form.get("desk", "").strip()[:40] or None)
-        db.session.commit()
-    except HelpdeskError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-        return redirect(url_for(".desk"))
-    flash(_("%(label)s called.", label=visit.queue_label), "success")
-    return redirect(url_for(".consult", ref=visit.ticket.ref))
+    desk_label = request.form.get("desk", "").strip()[:40] or None
+    return _queue_step(lambda: walkin.call(visit, current_user, desk=desk_label),
+                       _("%(label)s called.", label=visit.queue_label), "success",
+                       url_for(".consult", ref=visit.ticket.ref))
 
 
 @bp.post("/walkin/<int:visit_id>/pergi")
 @login_required
 def left(visit_id: int):
+    """The visitor did not come up or went away: their place is given up, the ticket stays open."""
     visit = _visit_or_404(visit_id)
-    try:
-        walkin.mark_left(visit, current_user)
-        db.session.commit()
-    except HelpdeskError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-        return redirect(url_for(".desk"))
-    flash(_("%(label)s marked as gone; the ticket stays open for a follow-up.", label=visit.queue_label), "info")
-    return redirect(url_for(".desk"))
+    return _queue_step(lambda: walkin.mark_left(visit, current_user),
+                       _("%(label)s marked as gone; the ticket stays open for a follow-up.", label=visit.queue_label),
+                       "info", url_for(".desk"))
 
 
 @bp.route("/walkin/baru", methods=["GET", "POST"])
@@ -234,6 +225,19 @@ def consult(ref: str):
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
+
+def _queue_step(step, message: str, category: str, then: str):
+    """Run a queue step and commit; on a refusal show why and go back to the desk."""
+    try:
+        step()
+        db.session.commit()
+    except HelpdeskError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for(".desk"))
+    flash(message, category)
+    return redirect(then)
+
 
 def _consultation_form() -> ConsultationForm:
     """The form, reading only posted form fields and files (never a JSON body: Flask-WTF would take one)."""

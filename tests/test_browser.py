@@ -110,6 +110,12 @@ def _log_in(page, site, officer) -> None:
 
 def test_kiosk_marks_missing_fields_then_gives_a_queue_number_and_receipt(page, site, office):
     page.goto(f"{site}/kiosk/{office.code}")
+    tender_mark = page.locator('[data-field="tender_code"] .req-mark')
+    assert not tender_mark.is_visible()
+    page.check("#service_type-1")  # bidding-room assistance needs the tender code
+    assert tender_mark.is_visible()
+    page.check("#service_type-0")
+    assert not tender_mark.is_visible()
     page.fill("#name", "Siti Rahma")
     page.fill("#organization", "CV Maju Jaya")
     page.select_option("#spse_role", "penyedia")

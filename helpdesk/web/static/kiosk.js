@@ -13,6 +13,18 @@
   var form = document.getElementById("kiosk-form");
   if (!form) { return; }
 
+  // -- what the chosen service requires: the application for a consultation, the tender code for the bidding room
+  function syncRequired() {
+    var chosen = form.querySelector("input[name=service_type]:checked");
+    form.querySelectorAll(".req-mark[data-required-for]").forEach(function (mark) {
+      mark.hidden = !(chosen && mark.getAttribute("data-required-for") === chosen.value);
+    });
+  }
+  form.querySelectorAll("input[name=service_type]").forEach(function (radio) {
+    radio.addEventListener("change", syncRequired);
+  });
+  syncRequired();
+
   // -- FAQ suggestions ("Mungkin ini jawaban Anda") --------------------------------------------------------
   var description = form.querySelector("#description");
   var box = document.getElementById("faq-suggestions");

@@ -15,6 +15,7 @@ from helpdesk.extensions import db
 from helpdesk.formatting import short_datetime
 from helpdesk.models import Ticket
 
+from .conftest import RECEIVED_AT
 from .servers.live import live_server
 
 pytestmark = pytest.mark.browser
@@ -168,6 +169,41 @@ def test_call_next_updates_the_now_serving_display(browser, site, office, make_s
     finally:
         screen_context.close()
         desk_context.close()
+
+
+
+def test_an_answered_twilio_call_is_completed_from_its_draft(page, site, office, make_staff, make_requester,
+                                                             make_ticket):
+    from werkzeug.datastructures import MultiDict
+
+    from channels import twilio
+    from helpdesk.models import CallLog
+
+    officer = make_staff(name="Dewi Lestari")
+    caller = make_requester(name="Hendra Wijaya", organization="CV Bangun Persada", phone="0813-7777-8888")
+    earlier = make_ticket(requester=caller, subject="Lupa password SPSE", status="closed")
+    urls = twilio.VoiceUrls(dial_done="", recorded="", desk_answered="")
+    for params in ({"CallSid": "CA100", "From": "+6281377778888"},
+                   {"CallSid": "CA100", "DialCallStatus": "completed"}):
+        twilio.dial_finished(twilio.Webhook(url="", params=MultiDict(params), signature=None), urls=urls,
+                             now=RECEIVED_AT)
+    db.session.commit()
+
+    _log_in(page, site, officer)
+    page.goto(f"{site}/phone/calls")
+    page.locator('#calls-to-log tr[data-call-sid="CA100"] .complete-call-link').click()
+    page.wait_for_url(f"{site}/phone/new?call=*")
+    assert page.input_value("#phone") == "+6281377778888"  # prefilled from the call
+    page.locator("#caller-tickets").get_by_text(earlier.ref).wait_for()  # the caller's earlier tickets, at once
+    assert page.input_value("#name") == "Hendra Wijaya"
+    page.fill("#question", "Menanyakan cara mengganti email akun SPSE.")
+    page.fill("#answer", "Dijelaskan langkah mengganti email melalui menu profil.")
+    page.click("form#phone-form button[type=submit]")
+    page.wait_for_url(f"{site}/tickets/TST-*")
+    call = db.session.query(CallLog).filter_by(call_sid="CA100").one()
+    db.session.refresh(call)
+    assert call.ticket is not None and call.ticket.requester_id == caller.id and call.logged_by_id == officer.id
+    assert call.ticket.status == "resolved"
 
 
 def _artifact(name: str):

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -383,6 +384,72 @@ class WebhookReceipt(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class FaqEntry(db.Model):
+    """One FAQ entry: a question with its other phrasings and the answer (Markdown, and the sanitised HTML of it).
+
+    ``key`` names the entry across offices (an imported pack's ``id`` is kept). ``visibility``: public (on the
+    public FAQ page and in automatic answers), internal (staff suggestions only), draft (being written).
+    A retired entry keeps its row and history but is never matched. Its search tokens live in ``faq_search``
+    (an FTS5 table on SQLite, a tsvector table on PostgreSQL), written by faq/index.py.
+    """
+
+    __tablename__ = "faq_entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    question: Mapped[str] = mapped_column(Text)
+    alternatives: Mapped[list[str]] = mapped_column(JSON, default=list)  # other phrasings of the question
+    answer: Mapped[str] = mapped_column(Text)  # Markdown
+    answer_html: Mapped[str] = mapped_column(Text, default="")  # rendered and sanitised
+    topic: Mapped[str | None] = mapped_column(String(60))
+    application: Mapped[str | None] = mapped_column(String(20))
+    spse_version: Mapped[str | None] = mapped_column(String(40))
+    visibility: Mapped[str] = mapped_column(String(20), default="draft")  # public, internal, draft
+    source: Mapped[str] = mapped_column(String(20), default="lpse")  # lpse, lkpp, ticket
+    source_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
+    review_by: Mapped[date | None] = mapped_column(Date)
+    auto_answer: Mapped[bool] = mapped_column(Boolean, default=True)  # may be sent automatically by email
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (Index("ix_faq_entry_visibility", "visibility", "retired_at"),)
+
+
+class FaqVersion(db.Model):
+    """An entry as it was after each change, with who changed it: the entry's history."""
+
+    __tablename__ = "faq_version"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("faq_entry.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)  # the entry's fields after the change
+    change: Mapped[str] = mapped_column(String(20))  # created, edited, published, retired, imported ...
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("entry_id", "version", name="uq_faq_version_entry_version"),)
+
+
+class FaqAnswer(db.Model):
+    """An FAQ answer sent automatically to a requester, and what they said of it through its signed links."""
+
+    __tablename__ = "faq_answer"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("faq_entry.id"))
+    entry_version: Mapped[int] = mapped_column(Integer)
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    score: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # None until the requester answers: confirmed ("Sudah terjawab"), rejected ("Belum ..."), or replied by email.
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class HolidayOverride(db.Model):
     """A correction on top of the `holidays` library: a day added as non-working, or given back as working."""
 
@@ -420,7 +487,7 @@ class Sequence(db.Model):
 
 # Schema objects the migrations create outside the SQLAlchemy metadata: the text-search index (FTS5 table and its
 # shadow tables on SQLite, a pg_trgm index on PostgreSQL). Autogenerate and schema comparisons skip them.
-UNMODELLED_OBJECTS = ("ticket_search", "ix_ticket_search_trgm")
+UNMODELLED_OBJECTS = ("ticket_search", "ix_ticket_search_trgm", "faq_search", "ix_faq_search_vector")
 
 
 def is_modelled(obj, name: str | None, type_: str, reflected: bool, compare_to) -> bool:

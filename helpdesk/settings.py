@@ -23,6 +23,10 @@ DEFAULTS: dict[str, Any] = {
     "phone.voicemail_max_seconds": 120,
     # Text the ticket number to a requester who gave a mobile number (walk-in, missed call, SMS).
     "sms.ticket_number_notice": True,
+    # FAQ answers sent automatically to email requesters: on or off, and the calibrated confidence (0..1) a match
+    # needs. The default comes from bench/faq.py (see the README): wrong automatic answers stay rare.
+    "faq.auto_answer": True,
+    "faq.auto_answer_threshold": 0.9,
 }
 
 

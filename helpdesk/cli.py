@@ -304,3 +304,8 @@ def _office_or_first(code: str | None) -> Office:
     if office is None:
         raise click.ClickException(f"no office {code!r}" if code else "no office yet: run `helpdesk init`")
     return office
+
+
+@cli.group("faq")
+def faq_group() -> None:
+    """The FAQ knowledge base: import and export packs, match a question as intake would."""

@@ -309,3 +309,64 @@ def _office_or_first(code: str | None) -> Office:
 @cli.group("faq")
 def faq_group() -> None:
     """The FAQ knowledge base: import and export packs, match a question as intake would."""
+
+
+@faq_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@with_appcontext
+def faq_import_command(file: str) -> None:
+    """Load a JSON pack of FAQ entries: new ids are created, known ones updated; a bad pack changes nothing."""
+    from faq.packs import PackError, import_file
+
+    try:
+        result = import_file(file)
+    except PackError as exc:
+        db.session.rollback()
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"{file}: {result.line()}")
+
+
+@faq_group.command("export")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the pack to FILE instead of stdout.")
+@with_appcontext
+def faq_export_command(output: str | None) -> None:
+    """Write every published FAQ entry (public or internal) as a JSON pack (to stdout, or to --output FILE)."""
+    from faq.packs import export_pack
+
+    text = export_pack()
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
+    click.echo(text, nl=False)
+
+
+@faq_group.command("match")
+@click.argument("text")
+@click.option("--top", default=3, show_default=True, type=click.IntRange(1, 50), help="How many matches to show.")
+@click.option("--internal", is_flag=True, help="Include internal entries (as staff see them).")
+@click.option("--json", "as_json", is_flag=True, help="Print {matches: [{key, question, score, confidence}], "
+                                                     "auto_answer} as JSON.")
+@with_appcontext
+def faq_match_command(text: str, top: int, internal: bool, as_json: bool) -> None:
+    """Show the best FAQ entries for TEXT and the entry intake would send automatically (DESIGN.md §7)."""
+    import json
+
+    from faq.match import match
+
+    try:
+        result = match(text, top=top, include_internal=internal)
+    except (OperationalError, ProgrammingError) as exc:
+        raise click.ClickException(f"the FAQ cannot be searched ({exc.orig}): run `helpdesk init`") from None
+    if as_json:
+        click.echo(json.dumps({"matches": [{"key": m.key, "question": m.question, "score": m.score,
+                                            "confidence": m.confidence} for m in result.matches],
+                               "auto_answer": result.auto_answer}, ensure_ascii=False))
+        return
+    for n, m in enumerate(result.matches, start=1):
+        click.echo(f"{n}. {m.key}  score {m.score:.3f}  confidence {m.confidence:.2f}  {m.question}")
+    if not result.matches:
+        click.echo("No matching FAQ entry.")
+    click.echo(f"auto answer: {result.auto_answer or 'none'}")

@@ -69,6 +69,8 @@ class Config:
     # The address people reach this service at (https://helpdesk.lpse.example.go.id), for links in SMS, receipts
     # and emails, and for checking Twilio's signatures behind a reverse proxy. Default: the request's own URL.
     PUBLIC_BASE_URL: str | None = None
+    # How long the "Sudah terjawab" / "Belum" links of an automatic FAQ answer work (faq/autoanswer.py).
+    FAQ_LINK_MAX_AGE_DAYS = 30
     # Reverse proxies in front of the service that set X-Forwarded-For/-Proto/-Host (0: none). With a proxy, rate
     # limits must count the client's address, not the proxy's; set this to the number of proxies you run.
     TRUSTED_PROXIES = 0

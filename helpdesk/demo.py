@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from escalation.calendar import WorkingCalendar
 from escalation.sla import SlaState, sla_state
+from faq.packs import import_seed
 
 from . import settings, tickets
 from .calendars import calendar_for, forget_calendars
@@ -449,7 +450,9 @@ def fill_demo(*, now: datetime | None = None) -> str:
     opened = [_apply(plan, office) for plan in sorted(plans, key=lambda p: p.received_at)]
     opened += _todays_walkins(office, staff, requesters, now=now)
     opened += _todays_calls(office, requesters, now=now)
-    return _summary(office, staff, kept_admin, opened, calendar, now)
+    faq = import_seed()
+    return (_summary(office, staff, kept_admin, opened, calendar, now)
+            + f" FAQ: {len(faq.created) + len(faq.updated) + len(faq.unchanged)} entries from the LPSE seed pack.")
 
 
 # -- office, staff ------------------------------------------------------------------------------------------

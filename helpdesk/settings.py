@@ -26,7 +26,7 @@ DEFAULTS: dict[str, Any] = {
     # FAQ answers sent automatically to email requesters: on or off, and the calibrated confidence (0..1) a match
     # needs. The default comes from bench/faq.py (see the README): wrong automatic answers stay rare.
     "faq.auto_answer": True,
-    "faq.auto_answer_threshold": 0.9,
+    "faq.auto_answer_threshold": 0.87,
 }
 
 

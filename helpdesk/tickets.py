@@ -7,6 +7,7 @@ never HTTP errors, because they run in jobs and pollers too.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
@@ -19,7 +20,18 @@ from .checklists import RESULTS as CHECKLIST_RESULTS
 from .checklists import checklist_for
 from .errors import UnknownTicket, ValidationError
 from .extensions import db
-from .models import Attachment, Blob, Office, OutboxMessage, Requester, Staff, Ticket, TicketEvent
+from .models import (
+    Attachment,
+    Blob,
+    FaqAnswer,
+    FaqEntry,
+    Office,
+    OutboxMessage,
+    Requester,
+    Staff,
+    Ticket,
+    TicketEvent,
+)
 from .outbox import TEXT_CHANNELS, enqueue_email, enqueue_text
 from .requesters import format_phone, is_mobile
 from .sequences import next_value
@@ -461,6 +473,106 @@ def clear_flag(ticket: Ticket, *, actor: Staff | None, at: datetime | None = Non
         return None
     previous, ticket.flag = ticket.flag, None
     return _record(ticket, "flag_cleared", actor=actor, at=as_utc(at) if at else utcnow(), data={"flag": previous})
+
+
+# -- automatic FAQ answers (issue 5) --------------------------------------------------------------------------
+
+FAQ_OUTCOMES: Final = ("confirmed", "rejected", "replied")
+
+
+def record_faq_answer(ticket: Ticket, *, entry: FaqEntry, score: float, confidence: float, answer_text: str,
+                      link: Callable[[FaqAnswer], str], at: datetime | None = None,
+                      headers: dict[str, str] | None = None) -> FaqAnswer:
+    """Answer a new email ticket with FAQ ``entry``, automatically, and wait for the requester to confirm it.
+
+    Creates the ``FaqAnswer``, queues the ``faq-answer`` email (automatic mail: the caller checked
+    ``notices.block_reason``) with the two signed links made by ``link(answer)`` (``?pilihan=ya`` /
+    ``?pilihan=tidak``), records ``faq_answered``, moves the ticket to ``waiting`` and counts the answer as the
+    follow-up (``followed_up`` with ``how="faq_answer"``, reported apart from human follow-ups). Flushes, never
+    commits.
+    """
+    if not ticket.requester.email:
+        raise ValidationError(_l("The requester has no email address."))
+    at = as_utc(at) if at else utcnow()
+    check_transition(ticket.status, Status.WAITING)  # before anything is written
+    answer = FaqAnswer(ticket_id=ticket.id, entry_id=entry.id, entry_version=entry.version, score=float(score),
+                       confidence=float(confidence), sent_at=at)
+    db.session.add(answer)
+    db.session.flush()
+    url = link(answer)
+    message = enqueue_email(to=ticket.requester.email, template="faq-answer", ticket=ticket, automatic=True,
+                            headers=headers, created_at=at, entry=entry, answer_text=answer_text,
+                            confirm_url=url + "?pilihan=ya", reject_url=url + "?pilihan=tidak",
+                            signature=settings.get_setting("mail.signature"))
+    answer.outbox_id = message.id
+    event = _record(ticket, "faq_answered", at=at, body=answer_text, data={
+        "key": entry.key, "entry_id": entry.id, "entry_version": entry.version, "question": entry.question,
+        "score": round(float(score), 4), "confidence": round(float(confidence), 4), "outbox_id": message.id,
+        "faq_answer_id": answer.id})
+    message.event_id = event.id
+    _move(ticket, Status.WAITING, actor=None, at=at, reason="faq_answer")
+    _record_follow_up(ticket, at=at, how="faq_answer", actor=None)
+    log.info("%s answered from FAQ %s (confidence %.2f)", ticket.ref, entry.key, confidence)
+    return answer
+
+
+def confirm_faq_answer(answer: FaqAnswer, *, at: datetime | None = None) -> TicketEvent:
+    """The requester says the FAQ answer answered them ("Sudah terjawab"): the ticket is resolved.
+
+    Records ``faq_confirmed`` (and the move to resolved, without a resolution notice: the requester just told
+    us). Refused for an answer already confirmed or rejected, and on a closed ticket. Flushes, never commits.
+    """
+    ticket, at = _undecided_faq_ticket(answer), as_utc(at) if at else utcnow()
+    answer.outcome, answer.decided_at = "confirmed", at
+    event = _record(ticket, "faq_confirmed", at=at, actor_label=ticket.requester.name,
+                    data={"faq_answer_id": answer.id, "entry_id": answer.entry_id})
+    if ticket.status != Status.RESOLVED:
+        _move(ticket, Status.RESOLVED, actor=None, at=at, reason="faq_confirmed",
+              note="Pelapor mengonfirmasi bahwa jawaban FAQ otomatis sudah menjawab pertanyaannya.")
+    _record_follow_up(ticket, at=at, how="resolution", actor=None)
+    return event
+
+
+def reject_faq_answer(answer: FaqAnswer, *, at: datetime | None = None) -> TicketEvent:
+    """The requester needs an officer after all ("Belum, saya perlu bantuan petugas").
+
+    Records ``faq_rejected``; a waiting, pending or resolved ticket goes back to ``open`` and the ticket is
+    flagged ``faq_rejected`` for an officer. Refused for an answer already confirmed or rejected, and on a closed
+    ticket. Flushes, never commits.
+    """
+    ticket, at = _undecided_faq_ticket(answer), as_utc(at) if at else utcnow()
+    answer.outcome, answer.decided_at = "rejected", at
+    event = _record(ticket, "faq_rejected", at=at, actor_label=ticket.requester.name,
+                    data={"faq_answer_id": answer.id, "entry_id": answer.entry_id})
+    if ticket.status in REOPENED_BY_REQUESTER:
+        _move(ticket, Status.OPEN, actor=None, at=at, reason="faq_rejected")
+    flag(ticket, "faq_rejected", at=at)
+    return event
+
+
+def note_faq_reply(ticket: Ticket, *, at: datetime | None = None) -> FaqAnswer | None:
+    """The requester replied by email to an automatic FAQ answer: mark the undecided answer ``replied``.
+
+    The reply itself is ``add_message``'s (it reopens the ticket). The answer's links keep working: a click
+    afterwards still records the requester's choice. Returns the answer marked, or None. Flushes, never commits.
+    """
+    answer = db.session.scalar(select(FaqAnswer).where(FaqAnswer.ticket_id == ticket.id, FaqAnswer.outcome.is_(None))
+                               .order_by(FaqAnswer.id.desc()).limit(1))
+    if answer is None:
+        return None
+    answer.outcome, answer.decided_at = "replied", as_utc(at) if at else utcnow()
+    db.session.flush()
+    return answer
+
+
+def _undecided_faq_ticket(answer: FaqAnswer) -> Ticket:
+    """The answer's ticket, if the requester may still decide: not confirmed or rejected yet, ticket not closed."""
+    if answer.outcome in ("confirmed", "rejected"):
+        raise ValidationError(_l("This answer was already %(outcome)s.", outcome=answer.outcome))
+    ticket = db.session.get(Ticket, answer.ticket_id)
+    if ticket.status == Status.CLOSED:
+        raise ValidationError(_l("%(ref)s is closed.", ref=ticket.ref))
+    return ticket
 
 
 # -- internals ----------------------------------------------------------------------------------------------

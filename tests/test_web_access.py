@@ -11,6 +11,10 @@ PUBLIC_ENDPOINTS = {
     # the walk-in kiosk and the now-serving display stand in the waiting room
     "walkin.kiosk_default", "walkin.kiosk", "walkin.receipt", "walkin.suggestions", "walkin.display_default",
     "walkin.display", "walkin.display_state",
+    # the page the links of an automatic FAQ answer lead to: the signed token is the key
+    "faq_answers.answer",
+    # the public FAQ page and its entries
+    "faq.public_index", "faq.public_entry",
 }
 # Twilio's webhooks need no login but a valid X-Twilio-Signature: without one they answer 403.
 SIGNED_PREFIX = "twilio."
@@ -19,7 +23,7 @@ SIGNED_PREFIX = "twilio."
 def _example_url(rule, ticket_ref: str) -> str:
     values = {"ref": ticket_ref, "staff_id": "1", "attachment_id": "1", "code": "id", "filename": "x",
               "message_id": "1", "inbound_id": "1", "event_id": "1", "call_id": "1", "visit_id": "1",
-              "office": "tst", "token": "x"}
+              "office": "tst", "token": "x", "entry_id": "1", "key": "x"}
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: values[m.group(1)], rule.rule)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from faq import autoanswer
 from helpdesk import notices, tickets
 from helpdesk.blobs import read_blob, store_blob, sync_pending
 from helpdesk.extensions import db
@@ -204,6 +205,7 @@ def _route(row: InboundEmail, parsed: ParsedEmail) -> tuple[str, Ticket | None]:
     if thread is not None and thread.status != Status.CLOSED:
         event = tickets.add_message(thread, direction="inbound", body=_body(parsed), via="email", at=at,
                                     data=_message_data(row, parsed))
+        autoanswer.note_reply(thread, at=at)  # a reply to an automatic FAQ answer: marked "replied"
         _store_attachments(thread, event, parsed)
         _note_oversized(thread, parsed)
         row.event_id = event.id
@@ -226,7 +228,10 @@ def _route(row: InboundEmail, parsed: ParsedEmail) -> tuple[str, Ticket | None]:
         tickets.block_automatic_mail(ticket, signals.no_reply_reason, detail=signals.no_reply_detail, at=at)
     else:
         thread = {"In-Reply-To": parsed.message_id, "References": parsed.message_id} if parsed.message_id else None
-        tickets.notify(ticket, "acknowledgement", at=at, headers=thread, oversized=_oversized_context(parsed))
+        # A question the FAQ answers gets that answer instead of the acknowledgement (faq/autoanswer.py's rules).
+        if parsed.oversized or autoanswer.try_auto_answer(ticket, subject=subject, body=_body(parsed), at=at,
+                                                          headers=thread) is None:
+            tickets.notify(ticket, "acknowledgement", at=at, headers=thread, oversized=_oversized_context(parsed))
     return "ticket", ticket
 
 

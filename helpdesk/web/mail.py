@@ -79,6 +79,7 @@ FLAG_LABELS: Final = {
     "bounce": _l("Email to the requester bounced"),
     "delivery_failed": _l("A message to the requester could not be delivered"),
     "call_back": _l("Call the requester back (missed call or voicemail)"),
+    "faq_rejected": _l("The requester needs an officer: the automatic FAQ answer did not help"),
 }
 
 LINK_LABELS: Final = {

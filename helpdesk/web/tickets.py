@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from escalation.sla import SLA_LABELS, sla_state
+from faq.suggestions import staff_suggestions
 
 from .. import tickets
 from ..blobs import blob_path, read_blob
@@ -111,8 +112,15 @@ def _render(ticket: Ticket, status_code: int = 200, **forms):
         left=left, earlier=earlier_tickets(ticket.requester, limit=10, exclude_id=ticket.id),
         requester_total=count_tickets(ticket.requester), attachments=attachments,
         can_escalate=Status.ESCALATED in TRANSITIONS[Status(ticket.status)],
-        **timeline_context(ticket, attachments), **all_forms,
+        faq_suggestions=_faq_suggestions(ticket), **timeline_context(ticket, attachments), **all_forms,
     ), status_code
+
+
+def _faq_suggestions(ticket: Ticket) -> list:
+    """"Saran FAQ": the best FAQ entries (internal ones too) for the ticket's subject and description."""
+    if ticket.status == Status.CLOSED:
+        return []
+    return staff_suggestions(f"{ticket.subject}\n\n{ticket.description}", limit=3)
 
 
 @bp.get("/<ref>")

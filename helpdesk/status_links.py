@@ -11,11 +11,12 @@ import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import select
 
 from .extensions import db
+from .links import absolute_url
 from .models import Requester, Ticket, TicketEvent
 from .requesters import normalise_email, normalise_phone
 from .states import Status
@@ -64,12 +65,7 @@ def status_url(ticket: Ticket) -> str:
     ``PUBLIC_BASE_URL`` + the page's path when configured (works outside a request, e.g. in a job); else the
     request's own address (``url_for(..., _external=True)``, which outside a request needs ``SERVER_NAME``).
     """
-    token = status_token(ticket)
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        path = current_app.url_map.bind("localhost").build("status.by_token", {"token": token})
-        return base.rstrip("/") + path
-    return url_for("status.by_token", token=token, _external=True)
+    return absolute_url("status.by_token", token=status_token(ticket))
 
 
 # -- look-up by reference and contact -----------------------------------------------------------------------

@@ -319,3 +319,23 @@ def browser() -> Iterator[object]:
         chromium = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def site(app):
+    """The app served on a loopback port, with CSRF protection on as in production; yields its base URL."""
+    from .servers.live import live_server
+
+    app.config["WTF_CSRF_ENABLED"] = True
+    with live_server(app) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser, site):
+    """A fresh browser tab (Indonesian locale) for the test."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="id-ID")
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    yield tab
+    context.close()

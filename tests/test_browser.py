@@ -16,25 +16,9 @@ from helpdesk.formatting import short_datetime
 from helpdesk.models import Ticket
 
 from .conftest import RECEIVED_AT
-from .servers.live import live_server
+from .servers.live import browser_login
 
 pytestmark = pytest.mark.browser
-
-@pytest.fixture
-def site(app):
-    app.config["WTF_CSRF_ENABLED"] = True
-    with live_server(app) as url:
-        yield url
-
-
-@pytest.fixture
-def page(browser, site):
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="id-ID")
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    yield tab
-    context.close()
-
 
 def test_officer_logs_a_call_from_the_keyboard_and_finds_it_in_the_queue(
         page, site, office, make_staff, make_requester, make_ticket):
@@ -101,14 +85,6 @@ def test_ctrl_enter_saves_the_phone_form_and_marks_missing_fields(page, site, ma
 
 
 
-def _log_in(page, site, officer) -> None:
-    page.goto(f"{site}/login")
-    page.fill("#email", officer.email)
-    page.fill("#password", "rahasia123")
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{site}/tickets")
-
-
 def test_kiosk_marks_missing_fields_then_gives_a_queue_number_and_receipt(page, site, office):
     page.goto(f"{site}/kiosk/{office.code}")
     tender_mark = page.locator('[data-field="tender_code"] .req-mark')
@@ -155,7 +131,7 @@ def test_call_next_updates_the_now_serving_display(browser, site, office, make_s
         assert screen.locator("#current-number").inner_text() == "\u2014"
         desk = desk_context.new_page()
         desk.set_default_timeout(10_000)
-        _log_in(desk, site, officer)
+        browser_login(desk, site, officer)
         desk.goto(f"{site}/walkin")
         desk.locator('tr[data-visit="A-001"]').wait_for()
         desk.fill("#desk", "Meja 1")
@@ -189,7 +165,7 @@ def test_an_answered_twilio_call_is_completed_from_its_draft(page, site, office,
                              now=RECEIVED_AT)
     db.session.commit()
 
-    _log_in(page, site, officer)
+    browser_login(page, site, officer)
     page.goto(f"{site}/phone/calls")
     page.locator('#calls-to-log tr[data-call-sid="CA100"] .complete-call-link').click()
     page.wait_for_url(f"{site}/phone/new?call=*")

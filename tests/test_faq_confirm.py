@@ -26,6 +26,7 @@ from helpdesk.models import FaqEntry, OutboxMessage, Ticket, TicketEvent
 from helpdesk.states import Status
 
 from .conftest import RECEIVED_AT
+from .servers.live import browser_login
 
 BASE = "https://helpdesk.lpse-uji.example.go.id"
 REQUESTER = "rina@cvsejahtera.example.co.id"
@@ -371,24 +372,6 @@ def test_phone_form_has_the_live_suggestions_box(client, login, make_staff):
 # -- in the browser (real matcher, CSRF on) ----------------------------------------------------------------------
 
 @pytest.fixture
-def site(app):
-    from .servers.live import live_server
-
-    app.config["WTF_CSRF_ENABLED"] = True
-    with live_server(app) as url:
-        yield url
-
-
-@pytest.fixture
-def page(browser, site):
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="id-ID")
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    yield tab
-    context.close()
-
-
-@pytest.fixture
 def published(app):
     from faq import entries as faq_entries
 
@@ -399,19 +382,11 @@ def published(app):
     return entry
 
 
-def _log_in(page, site, officer) -> None:
-    page.goto(f"{site}/login")
-    page.fill("#email", officer.email)
-    page.fill("#password", "rahasia123")
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{site}/tickets")
-
-
 @pytest.mark.browser
 def test_browser_suggestions_insert_into_the_phone_answer_and_the_reply(page, site, make_staff, make_ticket,
                                                                        published):
     officer = make_staff()
-    _log_in(page, site, officer)
+    browser_login(page, site, officer)
     page.goto(f"{site}/phone/new")
     page.fill("#question", "")
     page.locator("#question").press_sequentially("Penelepon lupa password akun SPSE")

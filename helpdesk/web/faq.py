@@ -22,13 +22,13 @@ from wtforms.validators import DataRequired, Length, Optional
 from faq import entries
 from faq.match import match
 
-from .. import tickets
-from ..errors import HelpdeskError, UnknownTicket
+from ..errors import HelpdeskError
 from ..extensions import db
 from ..models import FaqEntry, Office, Ticket
 from ..vocab import Application, choices
 from .forms import options
 from .status import PUBLIC_CSP
+from .tickets import _ticket_or_404
 
 bp = Blueprint("faq", __name__, url_prefix="/faq")
 
@@ -248,12 +248,7 @@ def admin_retire(entry_id: int):
 @editor_required
 def from_ticket(ref: str):
     """"Jadikan FAQ": a draft from a resolved ticket (or the one already made from it), opened for editing."""
-    try:
-        ticket = tickets.get_by_ref(ref)
-    except UnknownTicket:
-        abort(404)
-    if ticket.office_id != current_user.office_id:
-        abort(404)
+    ticket = _ticket_or_404(ref)
     try:
         entry = entries.draft_from_ticket(ticket, actor=current_user)
         db.session.commit()

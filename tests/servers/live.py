@@ -20,3 +20,12 @@ def live_server(app: Flask) -> Iterator[str]:
     finally:
         server.close()
         thread.join(timeout=5)
+
+
+def browser_login(page, site: str, staff, password: str = "rahasia123") -> None:
+    """Log ``staff`` in through the login form in a browser tab and wait for the queue."""
+    page.goto(f"{site}/login")
+    page.fill("#email", staff.email)
+    page.fill("#password", password)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{site}/tickets")

@@ -183,6 +183,28 @@ class WorkingCalendar:
         candidate = datetime.combine(day, start.time().replace(tzinfo=None), self.tz)
         return min(max(candidate, opening), closing)
 
+    def add_working_seconds(self, start: datetime, seconds: float) -> datetime:
+        """The moment ``seconds`` of office hours after ``start`` (local, aware).
+
+        Time before the next opening does not count; zero seconds gives the next opening (or ``start`` itself
+        during office hours). Negative seconds are refused.
+        """
+        if seconds < 0:
+            raise ValueError("seconds must not be negative")
+        at = self.next_opening(start)
+        remaining = float(seconds)
+        for _ in range(MAX_SEARCH_DAYS * 2):
+            window = self.window(at.date())
+            assert window is not None  # next_opening returns a moment inside a working day's hours
+            available = (window[1] - at).total_seconds()
+            if remaining < available:
+                return at + timedelta(seconds=remaining)
+            remaining -= available
+            if remaining == 0:
+                return window[1]
+            at = self.next_opening(window[1])
+        raise CalendarError(f"no end within {MAX_SEARCH_DAYS} days after {start.isoformat()}")
+
     def working_seconds(self, start: datetime, end: datetime) -> float:
         """Office-hours seconds between two moments; negative when ``end`` is before ``start``."""
         if end < start:

@@ -51,6 +51,8 @@ class Office(db.Model):
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(32))
     address: Mapped[str | None] = mapped_column(Text)
+    # Office hours during Ramadan (same shape as ``hours``), used on the dates of the office's Ramadan periods.
+    ramadan_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -151,6 +153,23 @@ class Ticket(db.Model):
     # Why automatic mail must not go to this requester for this ticket (the report came from an autoresponder,
     # a list, a bounce ...); None when automatic replies are allowed.
     auto_reply_block: Mapped[str | None] = mapped_column(String(200))
+    # The staff role holding the ticket after an internal escalation to a role (None: the helpdesk desk).
+    holder_role: Mapped[str | None] = mapped_column(String(20))
+    # The SLA sweep's marks (escalation/sweep.py): when the follow-up warning falls due (a share of the clock),
+    # and when the warning and the breach were recorded (each exactly once).
+    follow_up_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The resolution clock: a target in working days by type and priority, pushed back by the working time the
+    # ticket spent paused (waiting on the requester, and on LKPP unless the setting counts LKPP time).
+    resolution_target_days: Mapped[int | None] = mapped_column(Integer)
+    resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    clock_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    clock_paused_for: Mapped[str | None] = mapped_column(String(20))  # requester, lkpp
+    # Working seconds spent waiting on the requester and on LKPP, over finished waits (reports add a running one).
+    requester_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    lkpp_seconds: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -165,6 +184,10 @@ class Ticket(db.Model):
         # The queue's order: tickets still awaiting their follow-up first, each group by deadline.
         Index("ix_ticket_queue", "office_id", text("(first_follow_up_at IS NOT NULL)"), "follow_up_due_at", "id"),
         Index("ix_ticket_office_status", "office_id", "status"),
+        # The SLA sweep's three set-based selections.
+        Index("ix_ticket_sla_warn", "sla_warned_at", "follow_up_warn_at"),
+        Index("ix_ticket_sla_breach", "sla_breached_at", "follow_up_due_at"),
+        Index("ix_ticket_resolution_breach", "resolution_breached_at", "resolution_due_at"),
     )
 
     @property
@@ -238,6 +261,8 @@ class OutboxMessage(db.Model):
     message_id: Mapped[str | None] = mapped_column(String(250), index=True)
     automatic: Mapped[bool] = mapped_column(Boolean, default=False)  # an automatic reply, not an officer's
     template: Mapped[str | None] = mapped_column(String(100))
+    # Ids of ticket attachments sent with an email (an LKPP escalation's chosen files).
+    attachments: Mapped[list[int]] = mapped_column(JSON, default=list)
     # The provider's id for a delivered SMS or WhatsApp message (Twilio's Message SID).
     external_id: Mapped[str | None] = mapped_column(String(64), index=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
@@ -448,6 +473,108 @@ class FaqAnswer(db.Model):
     # None until the requester answers: confirmed ("Sudah terjawab"), rejected ("Belum ..."), or replied by email.
     outcome: Mapped[str | None] = mapped_column(String(20))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Escalation(db.Model):
+    """One escalation of a ticket (DESIGN.md §6): inside the office (to a role or an officer) or to LKPP.
+
+    ``status``: open (waiting for the holder or for LKPP's answer), answered (LKPP answered; staff review it
+    before it goes to the requester), closed (finished), returned (given back down the chain).
+    """
+
+    __tablename__ = "escalation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    tier: Mapped[str] = mapped_column(String(20))  # internal, lkpp
+    target_role: Mapped[str | None] = mapped_column(String(20))  # internal: the role it went to
+    target_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # internal: the officer
+    target: Mapped[str | None] = mapped_column(String(40))  # lkpp: helpdesk_lkpp, teknis_lkpp
+    channel: Mapped[str] = mapped_column(String(20))  # internal, email, tts, phone
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # What was sent: subject, body and the LPSE Support fields, as rendered when it was sent.
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    external_ref: Mapped[str | None] = mapped_column(String(100), index=True)  # LKPP's ticket number
+    message_id: Mapped[str | None] = mapped_column(String(250), index=True)  # our email's Message-ID
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+    last_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    ticket: Mapped[Ticket] = relationship()
+    target_staff: Mapped[Staff | None] = relationship(foreign_keys=[target_staff_id])
+    created_by: Mapped[Staff | None] = relationship(foreign_keys=[created_by_id])
+    calls: Mapped[list["EscalationCall"]] = relationship(order_by="EscalationCall.id", viewonly=True)
+
+    __table_args__ = (Index("ix_escalation_reminder", "status", "next_reminder_at"),)
+
+
+class EscalationCall(db.Model):
+    """A phone call confirming an escalation with LKPP (call centre 144): who called, when, and what came of it."""
+
+    __tablename__ = "escalation_call"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalation.id"), index=True)
+    called_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    number: Mapped[str] = mapped_column(String(40), default="")  # the number called (144, 021-29935577 ...)
+    reference_given: Mapped[str] = mapped_column(String(100), default="")  # the reference told to LKPP
+    outcome: Mapped[str] = mapped_column(String(30))  # confirmed, no_answer, more_info_needed, other
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    officer: Mapped[Staff] = relationship()
+
+
+class JobRun(db.Model):
+    """One scheduled job's lock and last run: which process holds it, until when, and how its last run ended."""
+
+    __tablename__ = "job_run"
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(120))  # host:pid of the process running it now
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[str | None] = mapped_column(String(20))  # ok, failed
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_summary: Mapped[str | None] = mapped_column(Text)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HoursPeriod(db.Model):
+    """Dates on which an office keeps another hours profile (Ramadan), with the announcement they come from."""
+
+    __tablename__ = "hours_period"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("office.id"), index=True)
+    profile: Mapped[str] = mapped_column(String(20), default="ramadan")
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)  # inclusive
+    source_ref: Mapped[str] = mapped_column(String(300), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CalendarReview(db.Model):
+    """An admin checked a year's holidays and cuti bersama against the decrees (for one office, or nationally)."""
+
+    __tablename__ = "calendar_review"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("office.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("year", "office_id", name="uq_calendar_review_year_office"),)
 
 
 class HolidayOverride(db.Model):

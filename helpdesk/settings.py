@@ -27,6 +27,48 @@ DEFAULTS: dict[str, Any] = {
     # needs. The default comes from bench/faq.py (see the README): wrong automatic answers stay rare.
     "faq.auto_answer": True,
     "faq.auto_answer_threshold": 0.87,
+    # -- SLA enforcement (escalation/sweep.py) --
+    # Share of the follow-up clock at which the assignee (or the helpdesk desk) is warned.
+    "sla.warning_share": 0.75,
+    # What a breach of the follow-up clock does besides the event and the head's notice: "notify" (nothing more),
+    # "flag" (flag the ticket), or "assign_role" (hand it to sla.breach_role, as an internal escalation).
+    "sla.breach_action": "notify",
+    "sla.breach_role": "admin_ppe",
+    # Resolution targets in working days; the first rule whose ticket_type and priority match ("*": any) applies.
+    "sla.resolution_targets": [
+        {"ticket_type": "*", "priority": "high", "working_days": 1},
+        {"ticket_type": "*", "priority": "medium", "working_days": 3},
+        {"ticket_type": "*", "priority": "*", "working_days": 5},
+    ],
+    # Whether time waiting on LKPP counts against the office's resolution clock (it is always measured apart).
+    "sla.resolution_counts_lkpp_time": False,
+    # Staff notifications (warnings, breaches, escalations, reminders) only within office hours; outside, they
+    # wait in the outbox for the next opening.
+    "notify.office_hours_only": True,
+    # Resolved tickets with no reply from the requester for this many working days are closed.
+    "tickets.auto_close_working_days": 5,
+    # -- Twilio alerts on breach --
+    "alerts.sms": False,
+    "alerts.voice": False,
+    "alerts.recipient": "kepala",  # kepala (the head of the LPSE) or on_call
+    "alerts.on_call_phone": "",
+    "alerts.hours": ["07:00", "21:00"],  # local time window in which alerts go out (any day)
+    # -- escalation --
+    # Working days without an answer before the holder of an open escalation is reminded (and again after as many).
+    "escalation.reminder_working_days": 2,
+    "lkpp.email_to": "helpdesk-lpsepusat@lkpp.go.id",
+    # Addresses or domains LKPP mails from: their mail never gets an automatic reply.
+    "lkpp.addresses": ["lkpp.go.id"],
+    # A regular expression an LKPP ticket number matches in full (typed by officers, found in LKPP's replies).
+    "lkpp.ticket_number_pattern": "[0-9]{5,10}",
+    # The LPSE Support (TTS) address officers open to file a ticket, and the call centre number.
+    "lkpp.support_url": "",
+    "lkpp.call_centre": "144",
+    # Optional HTTP mode: an integration gateway that takes the LPSE Support fields as JSON ("" = off).
+    "lkpp.gateway_url": "",
+    # The LKPP email template (Jinja2); empty means the shipped templates/mail/lkpp-escalation/.
+    "lkpp.email_subject_template": "",
+    "lkpp.email_body_template": "",
 }
 
 

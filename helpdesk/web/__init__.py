@@ -32,9 +32,11 @@ CONSULTATION_OUTCOME_LABELS = {"solved": _l("Solved"), "pending": _l("Pending: f
 
 def init_app(app: Flask) -> None:
     """Register blueprints, template helpers and error pages."""
-    from . import admin, auth, copies, faq, faq_answers, mail, phone, queue, status, tickets, twilio, walkin
+    from . import (admin, auth, calendar, copies, escalations, faq, faq_answers, jobs, mail, phone, queue, status,
+                   tickets, twilio, walkin)
 
-    for module in (auth, queue, tickets, phone, admin, mail, walkin, copies, status, twilio, faq_answers, faq):
+    for module in (auth, queue, tickets, phone, admin, mail, walkin, copies, status, twilio, faq_answers, faq,
+                   calendar, escalations, jobs):
         app.register_blueprint(module.bp)
 
     login_manager.login_view = "auth.login"

@@ -14,7 +14,7 @@ from typing import Any, Final
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from . import notices, settings
+from . import clocks, notices, settings
 from .calendars import calendar_for
 from .checklists import RESULTS as CHECKLIST_RESULTS
 from .checklists import checklist_for
@@ -112,6 +112,7 @@ def open_ticket(*, office: Office, requester: Requester, channel: str, subject: 
     )
     _apply_classification(ticket, classification)
     ticket.search_text = _search_text(ticket)
+    clocks.start(ticket)
     db.session.add(ticket)
     db.session.flush()
     _record(ticket, "created", actor=actor, body=body, at=received_at,
@@ -259,7 +260,10 @@ def classify(ticket: Ticket, *, actor: Staff | None, at: datetime | None = None,
     if not diff:
         return None
     ticket.search_text = _search_text(ticket)
-    return _record(ticket, "classified", actor=actor, at=as_utc(at) if at else utcnow(), data={"changes": diff})
+    data: dict[str, Any] = {"changes": diff}
+    if {"ticket_type", "priority"} & diff.keys() and clocks.retarget(ticket):
+        data["resolution_due_at"] = ticket.resolution_due_at.isoformat() if ticket.resolution_due_at else None
+    return _record(ticket, "classified", actor=actor, at=as_utc(at) if at else utcnow(), data=data)
 
 
 def record_consultation(ticket: Ticket, *, analysis: str, answer: str, outcome: str, officer: Staff,
@@ -605,7 +609,46 @@ def _move(ticket: Ticket, new: Status, *, actor: Staff | None, at: datetime, not
     data: dict[str, Any] = {"from": old, "to": new.value}
     if reason:
         data["reason"] = reason
-    return _record(ticket, "status_changed", actor=actor, body=note.strip(), at=at, data=data)
+    event = _record(ticket, "status_changed", actor=actor, body=note.strip(), at=at, data=data)
+    _move_clock(ticket, old, new, at=at)
+    return event
+
+
+def _move_clock(ticket: Ticket, old: str, new: Status, *, at: datetime) -> None:
+    """Pause the resolution clock while the ticket waits on the requester or stays resolved; resume it after."""
+    if new == Status.WAITING:
+        pause_clock(ticket, "requester", at=at)
+    elif new == Status.RESOLVED:
+        pause_clock(ticket, "resolved", at=at)
+    elif new == Status.CLOSED:
+        resume_clock(ticket, at=at)
+    elif old in (Status.WAITING, Status.RESOLVED):
+        resume_clock(ticket, at=at, reason="requester" if old == Status.WAITING else "resolved")
+
+
+def pause_clock(ticket: Ticket, reason: str, *, at: datetime) -> TicketEvent | None:
+    """Pause the resolution clock for ``reason`` (requester, lkpp, resolved), recording ``clock_paused``.
+
+    A running pause for another reason is closed first (``clock_resumed``). None when already paused for it.
+    Flushes, never commits.
+    """
+    at = as_utc(at)
+    if ticket.clock_paused_at is not None and ticket.clock_paused_for == reason:
+        return None
+    closed = clocks.pause(ticket, reason, at=at)
+    if closed is not None:
+        _record(ticket, "clock_resumed", at=at, data=closed)
+    return _record(ticket, "clock_paused", at=at, data={"for": reason})
+
+
+def resume_clock(ticket: Ticket, *, at: datetime, reason: str | None = None) -> TicketEvent | None:
+    """End the running pause (only one for ``reason``, when given), recording ``clock_resumed`` with its working
+    seconds. None when no such pause ran. Flushes, never commits."""
+    resumed = clocks.resume(ticket, at=as_utc(at), reason=reason)
+    if resumed is None:
+        return None
+    data = {**resumed, "resolution_due_at": ticket.resolution_due_at.isoformat() if ticket.resolution_due_at else None}
+    return _record(ticket, "clock_resumed", at=as_utc(at), data=data)
 
 
 def _record_follow_up(ticket: Ticket, *, at: datetime, how: str, actor: Staff | None) -> None:

@@ -511,6 +511,46 @@ def make_text_sender(config: Mapping[str, Any]) -> Callable[[OutboxMessage], Non
     return send_text
 
 
+def alert_twiml(text: str, *, repeat: int = 2) -> str:
+    """An alert call: say ``text`` in Indonesian ``repeat`` times, with a pause between, then hang up."""
+    response = VoiceResponse()
+    for index in range(max(1, repeat)):
+        if index:
+            response.pause(length=1)
+        response.say(text, language=LANGUAGE)
+    response.hangup()
+    return str(response)
+
+
+def make_voice_sender(config: Mapping[str, Any]) -> Callable[[OutboxMessage], None]:
+    """The sender for ``helpdesk.delivery.deliver_due`` on the ``voice`` channel: an alert call through Twilio.
+
+    The outbox row's body is the text to say; the call is placed from TWILIO_PHONE_NUMBER with the TwiML inline
+    (``<Say language="id-ID">``), so it needs no webhook. Twilio's Call SID is kept in ``external_id``. Errors are
+    classified as for texts: a refused number is permanent, an outage or a missing configuration temporary.
+    """
+    client = rest_client(config) if text_configured(config) else None
+
+    def send_call(message: OutboxMessage) -> None:
+        if client is None:
+            raise TemporaryDeliveryError("no Twilio account is configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)")
+        sender = config.get("TWILIO_PHONE_NUMBER")
+        if not sender:
+            raise TemporaryDeliveryError("no Twilio phone number is configured (TWILIO_PHONE_NUMBER)")
+        try:
+            call = client.calls.create(to=message.recipient, from_=sender, twiml=alert_twiml(message.body))
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise _delivery_error(exc) from exc
+        except requests.RequestException as exc:
+            raise TemporaryDeliveryError(f"cannot reach Twilio: {type(exc).__name__}: {exc}") from exc
+        except TwilioException as exc:
+            raise TemporaryDeliveryError(f"Twilio client error: {type(exc).__name__}") from exc
+        message.external_id = call.sid
+        log.info("outbox %s: alert call placed as %s", message.id, call.sid)
+
+    return send_call
+
+
 # -- internals ----------------------------------------------------------------------------------------------
 
 def _call_for(hook: Webhook, *, now: datetime) -> CallLog:

@@ -216,6 +216,17 @@ def reopen(ticket: Ticket, *, actor: Staff | None, reason: str, at: datetime | N
     return change_status(ticket, Status.OPEN, actor=actor, note=reason, at=at)
 
 
+def close_unanswered(ticket: Ticket, *, working_days: int, at: datetime | None = None) -> TicketEvent:
+    """Close a resolved ticket the requester did not answer for ``working_days`` working days (a scheduler job).
+
+    Records the move with reason ``no_reply``; a later message from the requester opens a new linked ticket.
+    Flushes, never commits.
+    """
+    return _move(ticket, Status.CLOSED, actor=None, at=as_utc(at) if at else utcnow(), reason="no_reply",
+                 note=f"Ditutup otomatis: tidak ada balasan pelapor selama {working_days} hari kerja setelah "
+                      "tiket diselesaikan.")
+
+
 def assign(ticket: Ticket, assignee: Staff | None, *, actor: Staff | None,
            at: datetime | None = None) -> TicketEvent | None:
     """Give the ticket to ``assignee`` (None: unassign). Returns None when nothing changed. Flushes."""

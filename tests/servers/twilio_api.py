@@ -1,7 +1,7 @@
 """A stand-in for Twilio's REST API on a loopback port, recording every request it gets (DESIGN.md §8).
 
 ``TwilioApiServer`` answers ``POST /2010-04-01/Accounts/<sid>/Messages.json`` like Twilio does (201 with the new
-message's JSON: ``sid``, ``status``, ``to``, ``from``, ``body``...). Each request is kept as a ``RecordedRequest``
+message's JSON: ``sid``, ``status``, ``to``, ``from``, ``body``...), and ``.../Calls.json`` (an outbound call). Each request is kept as a ``RecordedRequest``
 (method, path, form body, Authorization header). ``fail_next(status, code=..., message=...)`` makes the next
 requests answer an error instead (500 for an outage, 400 for a refused number), in Twilio's error JSON.
 
@@ -130,10 +130,18 @@ class TwilioApiServer:
             status, code, message = failure
             return status, {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
                             "status": status}
+        account = recorded.path.split("/")[3] if recorded.path.count("/") >= 4 else ACCOUNT_SID
+        if recorded.path.endswith("/Calls.json"):
+            sid = f"CA{next(self._numbers):032x}"
+            return 201, {
+                "sid": sid, "account_sid": account, "status": "queued", "direction": "outbound-api",
+                "to": recorded.value("To"), "from": recorded.value("From"), "api_version": "2010-04-01",
+                "date_created": "Tue, 24 Nov 2026 03:00:00 +0000",
+                "uri": f"/2010-04-01/Accounts/{account}/Calls/{sid}.json",
+            }
         if not recorded.path.endswith("/Messages.json"):
             return 404, {"code": 20404, "message": "The requested resource was not found", "status": 404}
         sid = f"SM{next(self._numbers):032x}"
-        account = recorded.path.split("/")[3] if recorded.path.count("/") >= 4 else ACCOUNT_SID
         return 201, {
             "sid": sid, "account_sid": account, "status": "queued", "direction": "outbound-api",
             "to": recorded.value("To"), "from": recorded.value("From"), "body": recorded.value("Body"),

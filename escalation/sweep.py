@@ -37,6 +37,7 @@ from helpdesk.timeutil import as_utc, utcnow
 log = logging.getLogger(__name__)
 
 BREACH_ACTIONS: Final = ("notify", "flag", "assign_role")
+LIST_LIMIT: Final = 50  # tickets listed in one notice; the rest are counted, and the queue shows them all
 ALERT_RECIPIENTS: Final = ("kepala", "on_call")
 
 
@@ -107,15 +108,16 @@ def close_resolved(now: datetime | None = None) -> int:
 def _notify_warnings(warned: list[Marked], *, now: datetime) -> int:
     """One email per holder, listing the tickets warned for them."""
     by_holder: dict[tuple[int, int], list[Marked]] = defaultdict(list)
+    holders = _Holders()
     for mark in warned:
-        for staff in _holders(mark):
+        for staff in holders.of(mark):
             by_holder[(mark.office_id, staff.id)].append(mark)
     count = 0
     for (office_id, staff_id), marks in by_holder.items():
         office = db.session.get(Office, office_id)
         count += len(staff_notices.notify_staff(
             [db.session.get(Staff, staff_id)], "staff-sla-warning", office=office, at=now,
-            tickets=_listed(marks), share=round(100 * float(settings.get_setting("sla.warning_share")))))
+            **_listed(marks, "tickets"), share=round(100 * float(settings.get_setting("sla.warning_share")))))
     return count
 
 
@@ -127,8 +129,8 @@ def _notify_breaches(breached: list[Marked], resolution: list[Marked], *, now: d
         office = db.session.get(Office, office_id)
         count += len(staff_notices.notify_staff(
             staff_notices.office_heads(office_id), "staff-sla-breach", office=office, at=now,
-            follow_up=_listed([m for m in breached if m.office_id == office_id]),
-            resolution=_listed([m for m in resolution if m.office_id == office_id])))
+            **_listed([m for m in breached if m.office_id == office_id], "follow_up"),
+            **_listed([m for m in resolution if m.office_id == office_id], "resolution")))
     return count
 
 
@@ -202,16 +204,31 @@ def _hand_to_role(ticket: Ticket, role: str, *, now: datetime) -> None:
                                   reason="Batas waktu tindak lanjut terlampaui (kebijakan pelanggaran SLA).")
 
 
-def _holders(mark: Marked) -> list[Staff]:
-    if mark.assignee_id is not None:
-        staff = db.session.get(Staff, mark.assignee_id)
-        if staff is not None and staff.active:
-            return [staff]
-    return staff_notices.role_holders(mark.office_id, mark.holder_role or "helpdesk")
+class _Holders:
+    """Who is warned about a marked ticket (its assignee, else the role holding it), looked up once per sweep."""
+
+    def __init__(self) -> None:
+        self._staff: dict[int, Staff | None] = {}
+        self._roles: dict[tuple[int, str], list[Staff]] = {}
+
+    def of(self, mark: Marked) -> list[Staff]:
+        if mark.assignee_id is not None:
+            if mark.assignee_id not in self._staff:
+                self._staff[mark.assignee_id] = db.session.get(Staff, mark.assignee_id)
+            staff = self._staff[mark.assignee_id]
+            if staff is not None and staff.active:
+                return [staff]
+        key = (mark.office_id, mark.holder_role or "helpdesk")
+        if key not in self._roles:
+            self._roles[key] = staff_notices.role_holders(*key)
+        return self._roles[key]
 
 
-def _listed(marks: list[Marked]) -> list[dict[str, object]]:
-    return [{"ref": m.ref, "subject": m.subject, "due": m.due, "url": _ticket_url(m.ref)} for m in marks]
+def _listed(marks: list[Marked], name: str) -> dict[str, object]:
+    """``{name: the first LIST_LIMIT tickets, name_more: how many more}`` for a notice's template."""
+    shown = [{"ref": m.ref, "subject": m.subject, "due": m.due, "url": _ticket_url(m.ref)}
+             for m in marks[:LIST_LIMIT]]
+    return {name: shown, f"{name}_more": max(0, len(marks) - LIST_LIMIT), f"{name}_count": len(marks)}
 
 
 def _ticket_url(ref: str) -> str:

@@ -12,16 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import and_, insert, or_, update
+from sqlalchemy import and_, func, insert, literal, literal_column, or_, select, update
 
 from .extensions import db
 from .models import Ticket, TicketEvent
 from .states import ACTIVE
-from .timeutil import as_utc
+from .timeutil import UTCDateTime, as_utc
 
 SYSTEM_LABEL: Final = "Sistem"
 ACTIVE_VALUES: Final = tuple(status.value for status in ACTIVE)
+CHUNK: Final = 10000  # ticket ids per INSERT ... SELECT (SQLite allows 32766 parameters)
 _T = Ticket.__table__
+_E = TicketEvent.__table__
 
 
 @dataclass(frozen=True)
@@ -79,14 +81,35 @@ def mark_resolution_breaches(now: datetime, *, lkpp_time_counts: bool) -> list[M
 
 def _mark(*, where: Any, values: dict[str, Any], due: Any, kind: str, data: dict[str, Any],
           now: datetime) -> list[Marked]:
+    """Claim the tickets (UPDATE ... RETURNING), then write their events in SQL (INSERT ... SELECT)."""
     rows = db.session.execute(
         update(_T).where(where).values(**values, updated_at=now)
         .returning(_T.c.id, _T.c.office_id, _T.c.ref, _T.c.subject, _T.c.assignee_id, _T.c.holder_role, due)
     ).all()
     marked = [Marked(*row[:6], as_utc(row[6])) for row in rows]
-    if marked:
-        db.session.execute(insert(TicketEvent.__table__), [
-            {"ticket_id": m.id, "kind": kind, "actor_id": None, "actor_label": SYSTEM_LABEL, "body": "",
-             "data": {**data, "due": m.due.isoformat(), "assignee_id": m.assignee_id, "holder_role": m.holder_role},
-             "created_at": now} for m in marked])
+    ids = [mark.id for mark in marked]
+    for start in range(0, len(ids), CHUNK):
+        event_data = _json_object(clock=literal(data["clock"]), due=_iso_utc(due), assignee_id=_T.c.assignee_id,
+                                  holder_role=_T.c.holder_role)
+        db.session.execute(insert(_E).from_select(
+            ["ticket_id", "kind", "actor_id", "actor_label", "body", "data", "created_at"],
+            select(_T.c.id, literal(kind), literal(None), literal(SYSTEM_LABEL), literal(""), event_data,
+                   literal(now, UTCDateTime)).where(_T.c.id.in_(ids[start:start + CHUNK]))))
     return marked
+
+
+def _json_object(**fields: Any) -> Any:
+    """A JSON object built by the database: json_object on SQLite, json_build_object on PostgreSQL."""
+    build = func.json_build_object if _dialect() == "postgresql" else func.json_object
+    return build(*(part for name, value in fields.items() for part in (literal(name), value)))
+
+
+def _iso_utc(column: Any) -> Any:
+    """A UTC timestamp column as ``2026-11-25T03:00:00+00:00`` (what ``datetime.isoformat`` writes for UTC)."""
+    if _dialect() == "postgresql":
+        return func.to_char(func.timezone("UTC", column), literal_column("'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'"))
+    return func.strftime("%Y-%m-%dT%H:%M:%S+00:00", column)
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name

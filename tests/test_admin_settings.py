@@ -21,6 +21,18 @@ VALID = {
     "follow_up_working_days": "1",
     "faq_auto_answer": "y",
     "faq_auto_answer_threshold": "0.87",
+    "warning_percent": "75",
+    "breach_action": "notify",
+    "breach_role": "admin_ppe",
+    "resolution_high": "1",
+    "resolution_medium": "3",
+    "resolution_other": "5",
+    "office_hours_only": "y",
+    "auto_close_working_days": "5",
+    "alerts_recipient": "kepala",
+    "alerts_on_call_phone": "",
+    "alerts_start": "07:00",
+    "alerts_end": "21:00",
 }
 
 
@@ -144,3 +156,36 @@ def test_the_faq_auto_answer_threshold_is_set_within_bounds(client, login, make_
     assert client.post("/admin/settings", data=data).status_code == 302
     db.session.expire_all()
     assert get_setting("faq.auto_answer_threshold") == 0.92 and get_setting("faq.auto_answer") is False
+
+
+def test_sla_enforcement_settings_are_stored_in_their_own_shapes(client, admin):
+    response = post(client, warning_percent="80", breach_action="assign_role", breach_role="admin_ppe",
+                    resolution_high="2", resolution_medium="4", resolution_other="7", office_hours_only="",
+                    auto_close_working_days="0", alerts_sms="y", alerts_recipient="on_call",
+                    alerts_on_call_phone="0812 3456 7890", alerts_start="06:30", alerts_end="22:00")
+    assert response.status_code == 302
+    values = stored()
+    assert values["sla.warning_share"] == 0.8 and values["sla.breach_action"] == "assign_role"
+    assert values["sla.resolution_targets"] == [
+        {"ticket_type": "*", "priority": "high", "working_days": 2},
+        {"ticket_type": "*", "priority": "medium", "working_days": 4},
+        {"ticket_type": "*", "priority": "*", "working_days": 7}]
+    assert values["notify.office_hours_only"] is False and values["tickets.auto_close_working_days"] == 0
+    assert values["alerts.on_call_phone"] == "+6281234567890" and values["alerts.hours"] == ["06:30", "22:00"]
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert re.search(r'name="warning_percent"[^>]*value="80"', page)
+    assert re.search(r'name="resolution_other"[^>]*value="7"', page)
+
+
+@pytest.mark.parametrize("changes", [
+    {"alerts_sms": "y", "alerts_recipient": "on_call", "alerts_on_call_phone": ""},
+    {"alerts_on_call_phone": "bukan nomor"},
+    {"alerts_start": "21:00", "alerts_end": "07:00"},
+    {"alerts_start": "7 pagi"},
+    {"warning_percent": "100"},
+    {"breach_role": "admin"},
+], ids=["on-call-missing", "bad-number", "window-backwards", "bad-time", "share-too-high", "admin-role"])
+def test_bad_sla_settings_save_nothing(client, admin, changes):
+    response = post(client, **changes)
+    assert response.status_code == 422
+    assert stored() == {}

@@ -245,3 +245,13 @@ def test_voice_alert_is_a_twilio_call_that_says_the_text_in_indonesian(app, make
     assert '<Say language="id-ID">' in twiml and "melewati batas waktu layanan" in twiml and "<Hangup" in twiml
     message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.channel == "voice"))
     assert message.status == "sent" and message.external_id.startswith("CA")
+
+
+def test_ticket_page_shows_the_resolution_clock_and_the_marks(client, login, make_ticket, people):
+    ticket = make_ticket(received_at=at(24, 10), priority="high")
+    tickets.change_status(ticket, "waiting", actor=people["officer"], at=at(24, 11))
+    db.session.commit()
+    sweep.run_sweep(at(25, 11))
+    login(client, people["officer"])
+    page = client.get(f"/tickets/{ticket.ref}").get_data(as_text=True)
+    assert 'id="resolution-due"' in page and 'id="clock-paused"' in page and 'id="sla-breached"' in page

@@ -30,6 +30,19 @@ CONSULTATION_OUTCOME_LABELS = {"solved": _l("Solved"), "pending": _l("Pending: f
                                "escalate": _l("Escalate")}
 
 
+PAUSE_LABELS = {"requester": _l("Paused: waiting on the requester"), "lkpp": _l("Paused: waiting on LKPP"),
+                "resolved": _l("Paused: resolved")}
+
+
+def _ticket_clocks(ticket) -> dict[str, object]:
+    """The ticket's waiting times so far (office-hours seconds) and the label of a running pause."""
+    from ..clocks import waiting_seconds
+    from ..timeutil import utcnow
+
+    waits = waiting_seconds(ticket, now=utcnow())
+    return {**waits, "paused_label": PAUSE_LABELS.get(ticket.clock_paused_for, "")}
+
+
 def init_app(app: Flask) -> None:
     """Register blueprints, template helpers and error pages."""
     from . import (admin, auth, calendar, copies, escalations, faq, faq_answers, jobs, mail, phone, queue, status,
@@ -59,6 +72,7 @@ def init_app(app: Flask) -> None:
         service_type_label=lambda value: label(ServiceType, value),
         service_type_choices=lambda: choices(ServiceType),
         walkin_visit=_walkin_visit, ticket_checklist=_ticket_checklist, checklist_label=_checklist_label,
+        ticket_clocks=_ticket_clocks,
         checklist_result_label=lambda value: RESULT_LABELS.get(value, "—") if value else "—",
         consultation_outcome_label=lambda value: CONSULTATION_OUTCOME_LABELS.get(value, value),
     )

@@ -7,8 +7,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, DecimalField, IntegerField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
+from wtforms import BooleanField, DecimalField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp, ValidationError
 
 from ..errors import HelpdeskError
 from ..extensions import db
@@ -16,8 +16,9 @@ from ..models import Setting, Staff
 from ..requesters import normalise_phone
 from ..settings import get_setting, set_setting
 from ..staff import create_staff, office_staff, update_staff
+from ..vocab import StaffRole, choices
 from .access import admin_required
-from .forms import StaffForm
+from .forms import StaffForm, options
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -99,10 +100,54 @@ class SettingsForm(FlaskForm):
     ticket_number_notice = BooleanField(_l("Text the ticket number to requesters who gave a mobile number"))
     follow_up_working_days = IntegerField(_l("Follow-up deadline (working days after receipt)"),
                                           validators=[InputRequired(), NumberRange(min=1, max=5)])
+    warning_percent = IntegerField(_l("Warn the holder when this share of the follow-up time has passed (%)"),
+                                   validators=[InputRequired(), NumberRange(min=10, max=95)])
+    breach_action = SelectField(_l("When a follow-up deadline is missed"), choices=options([
+        ("notify", _l("Notify the head of the LPSE only")), ("flag", _l("Also flag the ticket")),
+        ("assign_role", _l("Also hand the ticket to the role below (internal escalation)"))]))
+    breach_role = SelectField(_l("Role that takes breached tickets"), choices=[])
+    resolution_high = IntegerField(_l("High priority"), validators=[InputRequired(), NumberRange(min=1, max=60)])
+    resolution_medium = IntegerField(_l("Medium priority"), validators=[InputRequired(), NumberRange(min=1, max=60)])
+    resolution_other = IntegerField(_l("Low or unclassified"), validators=[InputRequired(), NumberRange(min=1, max=60)])
+    resolution_counts_lkpp_time = BooleanField(_l("Time waiting on LKPP counts against the resolution target"))
+    office_hours_only = BooleanField(_l("Send staff notifications only within office hours (others wait for the "
+                                        "next opening)"))
+    auto_close_working_days = IntegerField(_l("Close resolved tickets without a reply after (working days; 0: never)"),
+                                           validators=[InputRequired(), NumberRange(min=0, max=30)])
+    alerts_sms = BooleanField(_l("SMS alert on a breach"))
+    alerts_voice = BooleanField(_l("Voice call alert on a breach (text read aloud in Indonesian)"))
+    alerts_recipient = SelectField(_l("Alerts go to"), choices=options([
+        ("kepala", _l("The head of the LPSE (their phone in the staff list)")), ("on_call", _l("The on-call number"))]))
+    alerts_on_call_phone = StringField(_l("On-call number"), validators=[Length(max=32)])
+    alerts_start = StringField(_l("Alerts from (HH:MM)"), validators=[
+        InputRequired(), Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", message=_l("Use HH:MM."))])
+    alerts_end = StringField(_l("Alerts until (HH:MM)"), validators=[
+        InputRequired(), Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", message=_l("Use HH:MM."))])
     faq_auto_answer = BooleanField(_l("Answer email questions automatically from the FAQ when the match is sure"))
     faq_auto_answer_threshold = DecimalField(_l("Confidence an automatic FAQ answer needs (0.50 to 0.99)"), places=2,
                                              validators=[InputRequired(), NumberRange(min=0.5, max=0.99)])
     submit = SubmitField(_l("Save settings"))
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.breach_role.choices = options((value, label) for value, label in choices(StaffRole)
+                                           if value not in (StaffRole.HELPDESK, StaffRole.ADMIN))
+
+    def validate_alerts_on_call_phone(self, field) -> None:
+        """A valid phone number (stored in E.164); required when alerts go to the on-call number."""
+        self.on_call_value = ""
+        if not (field.data or "").strip():
+            if self.alerts_recipient.data == "on_call" and (self.alerts_sms.data or self.alerts_voice.data):
+                raise ValidationError(_l("Give the on-call number the alerts go to."))
+            return
+        parsed = normalise_phone(field.data)
+        if parsed is None or not parsed.valid:
+            raise ValidationError(_l("Not a valid phone number."))
+        self.on_call_value = parsed.value
+
+    def validate_alerts_end(self, field) -> None:
+        if self.alerts_start.data and field.data and field.data <= self.alerts_start.data:
+            raise ValidationError(_l("The alert window must end after it starts."))
 
     def validate_desk_numbers(self, field) -> None:
         """Each non-blank line must be a valid phone number; stores the E.164 list in ``desk_number_list``."""
@@ -133,7 +178,41 @@ SETTING_FIELDS = {
     "sla.follow_up_working_days": "follow_up_working_days",
     "faq.auto_answer": "faq_auto_answer",
     "faq.auto_answer_threshold": "faq_auto_answer_threshold",
+    "sla.breach_action": "breach_action",
+    "sla.breach_role": "breach_role",
+    "sla.resolution_counts_lkpp_time": "resolution_counts_lkpp_time",
+    "notify.office_hours_only": "office_hours_only",
+    "tickets.auto_close_working_days": "auto_close_working_days",
+    "alerts.sms": "alerts_sms",
+    "alerts.voice": "alerts_voice",
+    "alerts.recipient": "alerts_recipient",
+    "alerts.on_call_phone": "alerts_on_call_phone",
 }
+# Settings whose form shape differs from the stored value (a percentage, a list of rules, a time window).
+SHAPED_SETTINGS = ("sla.warning_share", "sla.resolution_targets", "alerts.hours")
+RESOLUTION_PRIORITIES = {"high": "resolution_high", "medium": "resolution_medium"}
+
+
+def _resolution_fields(rules: list[dict]) -> dict[str, int]:
+    """The three priority fields from the stored rules (rules for one ticket type only are kept, not shown)."""
+    fields = {"resolution_high": 1, "resolution_medium": 3, "resolution_other": 5}
+    for rule in rules or ():
+        if rule.get("ticket_type", "*") != "*":
+            continue
+        name = RESOLUTION_PRIORITIES.get(rule.get("priority"), "resolution_other")
+        if rule.get("priority", "*") in ("*", "low") or name != "resolution_other":
+            fields[name] = int(rule.get("working_days") or fields[name])
+    return fields
+
+
+def _resolution_rules(form: "SettingsForm") -> list[dict]:
+    """Stored rules: those for one ticket type first (kept as they were), then one per priority, then any."""
+    kept = [rule for rule in get_setting("sla.resolution_targets") or () if rule.get("ticket_type", "*") != "*"]
+    return kept + [
+        {"ticket_type": "*", "priority": "high", "working_days": form.resolution_high.data},
+        {"ticket_type": "*", "priority": "medium", "working_days": form.resolution_medium.data},
+        {"ticket_type": "*", "priority": "*", "working_days": form.resolution_other.data},
+    ]
 
 
 def _settings_values(form: SettingsForm) -> dict[str, object]:
@@ -142,6 +221,10 @@ def _settings_values(form: SettingsForm) -> dict[str, object]:
     values["phone.desk_numbers"] = form.desk_number_list
     values["mail.signature"] = form.signature.data.strip()
     values["faq.auto_answer_threshold"] = float(form.faq_auto_answer_threshold.data)
+    values["sla.warning_share"] = form.warning_percent.data / 100
+    values["sla.resolution_targets"] = _resolution_rules(form)
+    values["alerts.hours"] = [form.alerts_start.data, form.alerts_end.data]
+    values["alerts.on_call_phone"] = form.on_call_value
     return values
 
 
@@ -154,6 +237,9 @@ def settings_page():
     else:
         current = {name: get_setting(key) for key, name in SETTING_FIELDS.items()}
         current["desk_numbers"] = "\n".join(current["desk_numbers"] or [])
+        current["warning_percent"] = round(100 * float(get_setting("sla.warning_share")))
+        current.update(_resolution_fields(get_setting("sla.resolution_targets")))
+        current["alerts_start"], current["alerts_end"] = get_setting("alerts.hours")
         form = SettingsForm(formdata=None, data=current)
     if form.is_submitted():
         if form.validate():

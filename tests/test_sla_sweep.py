@@ -255,3 +255,5 @@ def test_ticket_page_shows_the_resolution_clock_and_the_marks(client, login, mak
     login(client, people["officer"])
     page = client.get(f"/tickets/{ticket.ref}").get_data(as_text=True)
     assert 'id="resolution-due"' in page and 'id="clock-paused"' in page and 'id="sla-breached"' in page
+    assert 'data-event="sla_breached"' in page and 'data-event="clock_paused"' in page
+    assert "Rabu, 25 November 2026 10.00 WIB" in page  # the breach's deadline, from the event

@@ -72,7 +72,7 @@ def init_app(app: Flask) -> None:
         service_type_label=lambda value: label(ServiceType, value),
         service_type_choices=lambda: choices(ServiceType),
         walkin_visit=_walkin_visit, ticket_checklist=_ticket_checklist, checklist_label=_checklist_label,
-        ticket_clocks=_ticket_clocks,
+        ticket_clocks=_ticket_clocks, pause_label=lambda value: PAUSE_LABELS.get(value, value or ""),
         checklist_result_label=lambda value: RESULT_LABELS.get(value, "—") if value else "—",
         consultation_outcome_label=lambda value: CONSULTATION_OUTCOME_LABELS.get(value, value),
     )

@@ -91,6 +91,16 @@ def default_pack() -> Path:
     return DEFAULT_PACK if DEFAULT_PACK.exists() else SHARED / "faq_seed.json"
 
 
+def seed_drift() -> str | None:
+    """A warning when the packaged seed pack differs from ../shared/data/faq_seed.json (when that exists)."""
+    shared = SHARED / "faq_seed.json"
+    if not (DEFAULT_PACK.exists() and shared.exists()):
+        return None
+    if json.loads(DEFAULT_PACK.read_text("utf-8")) != json.loads(shared.read_text("utf-8")):
+        return f"warning: {DEFAULT_PACK} differs from {shared}; copy the shared pack over it"
+    return None
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
@@ -438,6 +448,8 @@ def main(argv: list[str] | None = None) -> None:
         args.threshold = DEFAULTS["faq.auto_answer_threshold"]
     normalize.use_stemmer(args.stemmer)
 
+    if args.pack is None and (drift := seed_drift()):
+        print(drift)
     pack = json.loads((args.pack or default_pack()).read_text(encoding="utf-8"))
     queries = json.loads(args.queries.read_text(encoding="utf-8"))
     rng = random.Random(SEED)

@@ -66,6 +66,13 @@ class Config:
     OUTBOX_MAX_ATTEMPTS = 8  # then the message is failed and its ticket flagged
     OUTBOX_RETRY_SECONDS = 60  # first retry delay; doubles each attempt, at most 6 hours
 
+    # Background jobs (helpdesk/scheduler.py). Intervals in seconds by job name, over the defaults: a dict in
+    # instance/helpdesk.cfg, or HELPDESK_JOB_INTERVALS="sla-sweep=300,outbox-email=10".
+    JOB_INTERVALS: dict[str, float] | str | None = None
+    # A diagnostic: when set, the "probe" job appends "holder start end" to this file on each run, to check that
+    # several workers on one database never run a job at the same time.
+    JOB_PROBE_FILE: str | None = None
+
     # The address people reach this service at (https://helpdesk.lpse.example.go.id), for links in SMS, receipts
     # and emails, and for checking Twilio's signatures behind a reverse proxy. Default: the request's own URL.
     PUBLIC_BASE_URL: str | None = None
@@ -81,6 +88,11 @@ class Config:
     TWILIO_PHONE_NUMBER: str | None = None  # E.164 number calls and SMS come to and SMS go from
     TWILIO_WHATSAPP_NUMBER: str | None = None  # E.164 WhatsApp sender, without the "whatsapp:" prefix
     TWILIO_API_BASE_URL: str | None = None  # default: Twilio's own; tests point it at a local recording server
+
+    # The optional LKPP integration gateway (setting lkpp.gateway_url): request timeout, and a bearer token
+    # (HELPDESK_LKPP_GATEWAY_TOKEN) when the gateway asks for one.
+    LKPP_GATEWAY_TIMEOUT = 10
+    LKPP_GATEWAY_TOKEN: str | None = None
 
     # Walk-in kiosk uploads: screenshots and documents.
     KIOSK_MAX_FILES = 5

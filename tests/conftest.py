@@ -121,6 +121,22 @@ def _truncate_all(engine: sa.Engine) -> None:
         connection.execute(sa.text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backends(*names): run the test only on these database backends")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the parametrizations a ``backends`` mark excludes (a PostgreSQL-only test has no SQLite run)."""
+    kept, dropped = [], []
+    for item in items:
+        mark = item.get_closest_marker("backends")
+        param = getattr(item, "callspec", None) and item.callspec.params.get("database_url")
+        (dropped if mark is not None and param is not None and param not in mark.args else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty, migrated database for this test, on the backend of this parametrization."""

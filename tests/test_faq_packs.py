@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from flask_babel import force_locale
@@ -12,9 +11,6 @@ from faq import entries, index, packs
 from helpdesk.cli import cli
 from helpdesk.extensions import db
 from helpdesk.models import FaqEntry, FaqVersion
-
-SHARED_SEED = Path(__file__).resolve().parents[2] / "shared" / "data" / "faq_seed.json"
-
 
 def entry_rows() -> list[tuple]:
     return [(e.key, e.topic, e.question, tuple(e.alternatives), e.answer, e.answer_html, e.application,
@@ -47,11 +43,6 @@ def test_seed_pack_imports_41_public_entries_keyed_by_id(app):
     assert entry.visibility == "public" and entry.source == "lpse" and entry.auto_answer
     assert entry.answer_html.startswith("<p>")
     assert db.session.scalars(select(FaqVersion.change).where(FaqVersion.entry_id == entry.id)).all() == ["imported"]
-
-
-@pytest.mark.skipif(not SHARED_SEED.exists(), reason="no ../shared checkout next to the repository")
-def test_packaged_seed_is_the_shared_seed():
-    assert json.loads(packs.SEED_PACK.read_text("utf-8")) == json.loads(SHARED_SEED.read_text("utf-8"))
 
 
 def test_export_then_import_is_identical(app, make_staff):

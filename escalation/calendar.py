@@ -3,16 +3,18 @@
 A working day is a weekday with office hours, minus national holidays (libur nasional) and collective leave
 (cuti bersama) from the ``holidays`` library — both the ``public`` and the ``government`` category — with an
 override table applied on top. Office hours are half-open ``[opening, closing)`` in the office's time zone.
+During the office's Ramadan periods a separate hours profile gives the hours; it changes when the office opens
+and closes, never which days are working days.
 
 Pure: no database, no Flask. ``helpdesk.calendars.calendar_for`` builds one for an office.
 """
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -34,6 +36,15 @@ class Override:
     office_specific: bool = False
 
 
+# Where a day off comes from (DayOff.origin).
+ORIGIN_LIBRARY = "library"      # the ``holidays`` package
+ORIGIN_NATIONAL = "national"    # a national row of the override table
+ORIGIN_OFFICE = "office"        # the office's own row of the override table
+ORIGIN_WEEKEND = "weekend"      # a weekday without office hours
+HOURS_NORMAL = "normal"
+HOURS_RAMADAN = "ramadan"
+
+
 @dataclass(frozen=True)
 class DayOff:
     """Why a day is not a working day."""
@@ -42,6 +53,22 @@ class DayOff:
     kind: str  # weekend, libur_nasional, cuti_bersama, libur_daerah
     name: str
     source: str
+    origin: str = ""  # ORIGIN_LIBRARY, ORIGIN_NATIONAL, ORIGIN_OFFICE or ORIGIN_WEEKEND
+
+
+@dataclass(frozen=True)
+class DayInfo:
+    """One day of a year as the office keeps it: open (with its hours and profile) or off (with why)."""
+
+    day: date
+    off: DayOff | None
+    hours: tuple[time, time] | None  # local opening and closing; None on a day off
+    profile: str  # HOURS_NORMAL or HOURS_RAMADAN (the profile in force on that date, even on a day off)
+
+    @property
+    def working(self) -> bool:
+        """Whether the office is open on this day."""
+        return self.off is None
 
 
 class CalendarError(ValueError):
@@ -59,7 +86,8 @@ def library_version() -> str:
     return holidays.__version__
 
 
-def _parse_hours(hours: Mapping[str, object]) -> dict[int, tuple[time, time] | None]:
+def _parse_hours(hours: Mapping[str, object], what: str = "office hours") -> dict[int, tuple[time, time] | None]:
+    """ISO weekday -> (opening, closing) from the stored ``{"1": ["07:30", "16:00"], ...}`` shape."""
     parsed: dict[int, tuple[time, time] | None] = {}
     for weekday in range(1, 8):
         window = hours.get(str(weekday))
@@ -69,18 +97,37 @@ def _parse_hours(hours: Mapping[str, object]) -> dict[int, tuple[time, time] | N
         try:
             opening, closing = (time.fromisoformat(str(part)) for part in window)  # type: ignore[union-attr]
         except (TypeError, ValueError) as exc:
-            raise CalendarError(f"office hours for ISO weekday {weekday} are not [HH:MM, HH:MM]: {window!r}") from exc
+            raise CalendarError(f"{what} for ISO weekday {weekday} are not [HH:MM, HH:MM]: {window!r}") from exc
         if closing <= opening:
-            raise CalendarError(f"office hours for ISO weekday {weekday} close before they open: {window!r}")
+            raise CalendarError(f"{what} for ISO weekday {weekday} close before they open: {window!r}")
         parsed[weekday] = (opening, closing)
     return parsed
+
+
+def _parse_periods(periods: Iterable[tuple[date, date]]) -> tuple[tuple[date, date], ...]:
+    """The periods as sorted ``(start, end)`` date pairs; a period ending before it starts is refused."""
+    parsed = []
+    for start, end in periods:
+        if not (isinstance(start, date) and isinstance(end, date)):
+            raise CalendarError(f"a Ramadan period needs two dates, not {(start, end)!r}")
+        if end < start:
+            raise CalendarError(f"the Ramadan period {start} to {end} ends before it starts")
+        parsed.append((start, end))
+    return tuple(sorted(parsed))
 
 
 class WorkingCalendar:
     """Working days and office hours of one office, in its own time zone."""
 
     def __init__(self, *, tz: str, hours: Mapping[str, object], overrides: Iterable[Override] = (),
-                 staffed_on_cuti_bersama: bool = False) -> None:
+                 staffed_on_cuti_bersama: bool = False, ramadan_hours: Mapping[str, object] | None = None,
+                 ramadan_periods: Iterable[tuple[date, date]] = ()) -> None:
+        """Build the calendar; bad hours, an unknown zone or a period ending before it starts raise CalendarError.
+
+        ``ramadan_hours`` has the shape of ``hours``; on a date inside one of ``ramadan_periods`` (inclusive
+        ``(start, end)`` pairs) it gives that weekday's hours, and a weekday it leaves unset keeps its normal
+        hours. It never opens or closes a day: which days are working days does not depend on Ramadan.
+        """
         try:
             self.tz = ZoneInfo(tz)
         except (KeyError, ValueError) as exc:
@@ -88,16 +135,36 @@ class WorkingCalendar:
         self.hours = _parse_hours(hours)
         if not any(self.hours.values()):
             raise CalendarError("the office has no opening hours on any weekday")
+        ramadan = _parse_hours(ramadan_hours or {}, "Ramadan hours")
+        self.ramadan_hours = {weekday: ramadan[weekday] or self.hours[weekday] for weekday in self.hours}
+        self.ramadan_periods = _parse_periods(ramadan_periods)
         self.staffed_on_cuti_bersama = staffed_on_cuti_bersama
         # An office's own row for a day wins over a national row for the same day.
         ordered = sorted(overrides, key=lambda o: o.office_specific)
         self.overrides: dict[date, Override] = {o.day: o for o in ordered}
+        self.version = self._version()
+
+    def _version(self) -> str:
+        """A short tag naming everything that decides deadlines; tickets store it (Ticket.calendar_version).
+
+        Overrides, office hours and the Ramadan profile each change it. It stays well below the 80 characters
+        of the ticket column.
+        """
         digest = hashlib.sha256(
             repr(sorted((o.day, o.kind, o.office_specific) for o in self.overrides.values())).encode()
         ).hexdigest()[:8]
-        self.version = f"holidays-{library_version()};overrides-{len(self.overrides)}-{digest}"
-        if staffed_on_cuti_bersama:
-            self.version += ";staffed-cb"
+        version = f"holidays-{library_version()};overrides-{len(self.overrides)}-{digest}"
+        # A Ramadan profile without periods, or equal to the normal hours, changes nothing and is left out.
+        ramadan = bool(self.ramadan_periods) and self.ramadan_hours != self.hours
+        hours: list[object] = [sorted(self.hours.items())]
+        if ramadan:
+            hours += [sorted(self.ramadan_hours.items()), self.ramadan_periods]
+        version += ";hours-" + hashlib.sha256(repr(hours).encode()).hexdigest()[:8]
+        if ramadan:
+            version += ";ramadan"
+        if self.staffed_on_cuti_bersama:
+            version += ";staffed-cb"
+        return version
 
     # -- days -------------------------------------------------------------------------------------------
 
@@ -109,29 +176,41 @@ class WorkingCalendar:
                 return None
             # An office staffed on cuti bersama works on an added cuti bersama day too; weekends still apply.
             if not (override.kind == "cuti_bersama" and self.staffed_on_cuti_bersama):
-                return DayOff(day, override.kind, override.name, override.source)
+                origin = ORIGIN_OFFICE if override.office_specific else ORIGIN_NATIONAL
+                return DayOff(day, override.kind, override.name, override.source, origin)
         else:
             public = _library_days("public").get(day)
             if public is not None:
-                return DayOff(day, "libur_nasional", public, f"holidays {library_version()}")
+                return DayOff(day, "libur_nasional", public, f"holidays {library_version()}", ORIGIN_LIBRARY)
             collective = _library_days("government").get(day)
             if collective is not None and not self.staffed_on_cuti_bersama:
-                return DayOff(day, "cuti_bersama", collective, f"holidays {library_version()}")
+                return DayOff(day, "cuti_bersama", collective, f"holidays {library_version()}", ORIGIN_LIBRARY)
         if self.hours[day.isoweekday()] is None:
-            return DayOff(day, "weekend", day.strftime("%A"), "")
+            return DayOff(day, "weekend", day.strftime("%A"), "", ORIGIN_WEEKEND)
         return None
 
     def is_working_day(self, day: date) -> bool:
         """Whether the office is open on ``day``."""
         return self.day_off(day) is None
 
+    def in_ramadan(self, day: date) -> bool:
+        """Whether ``day`` falls inside one of the office's Ramadan periods (inclusive)."""
+        return any(start <= day <= end for start, end in self.ramadan_periods)
+
+    def hours_on(self, day: date) -> tuple[time, time]:
+        """The local opening and closing time the office keeps on ``day`` if it is open then.
+
+        The Ramadan profile applies inside a Ramadan period. A weekend day given back by an override ("kerja")
+        keeps the first open weekday's hours (Monday's, normally) of the profile in force.
+        """
+        profile = self.ramadan_hours if self.in_ramadan(day) else self.hours
+        return profile[day.isoweekday()] or next(h for h in profile.values() if h)
+
     def window(self, day: date) -> tuple[datetime, datetime] | None:
         """Opening and closing time of ``day`` as aware local datetimes, or None on a non-working day."""
         if not self.is_working_day(day):
             return None
-        # A weekend day given back by an override ("kerja") keeps Monday's hours.
-        hours = self.hours[day.isoweekday()] or next(h for h in self.hours.values() if h)
-        opening, closing = hours
+        opening, closing = self.hours_on(day)
         return datetime.combine(day, opening, self.tz), datetime.combine(day, closing, self.tz)
 
     def next_working_day(self, day: date) -> date:
@@ -229,5 +308,15 @@ class WorkingCalendar:
             off = self.day_off(day)
             if off is not None and off.kind != "weekend":
                 result.append(off)
+            day += timedelta(days=1)
+        return result
+
+    def describe_year(self, year: int) -> list[DayInfo]:
+        """Every day of ``year``, in order: open with its hours and profile, or off with kind, name and source."""
+        day, result = date(year, 1, 1), []
+        while day.year == year:
+            off = self.day_off(day)
+            profile = HOURS_RAMADAN if self.in_ramadan(day) else HOURS_NORMAL
+            result.append(DayInfo(day, off, None if off else self.hours_on(day), profile))
             day += timedelta(days=1)
         return result

@@ -6,13 +6,15 @@ import sys
 from datetime import datetime
 
 import click
-from flask import current_app
+from apscheduler.schedulers.base import BaseScheduler
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from . import MIGRATIONS_DIR, create_app
+from .cli_calendar import calendar_group
 from .extensions import db
 from .models import DEFAULT_OFFICE_HOURS, Office, Staff
 from .staff import create_staff
@@ -71,20 +73,115 @@ def ensure_default_office() -> Office:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
-@click.option("--no-jobs", is_flag=True, help="web only: no mail polling or outbox delivery in this process")
+@click.option("--no-jobs", is_flag=True, help="web only: the background jobs run in `helpdesk worker` processes")
 @with_appcontext
 def serve_command(host: str, port: int, threads: int, no_jobs: bool) -> None:
-    """Serve the web application with waitress, and run the mail poller and outbox delivery in-process."""
+    """Serve the web application with waitress, and run the background jobs in-process (unless --no-jobs)."""
     from waitress import serve
 
-    from .jobs import start_jobs
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    jobs = None
+    if not no_jobs:
+        jobs = _start_jobs(app, blocking=False)
+    click.echo(f"LPSE Helpdesk on http://{host}:{port}/")
+    try:
+        serve(app, host=host, port=port, threads=threads, ident="lpse-helpdesk")
+    finally:
+        if jobs is not None and jobs.running:
+            jobs.shutdown(wait=False)
+
+
+@cli.command("worker")
+@with_appcontext
+def worker_command() -> None:
+    """Run the background jobs only, no web server, until SIGTERM or Ctrl+C (then let running jobs finish)."""
+    import signal
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if not no_jobs:
-        for line in start_jobs(app):
-            click.echo(line)
-    click.echo(f"LPSE Helpdesk on http://{host}:{port}/")
-    serve(app, host=host, port=port, threads=threads, ident="lpse-helpdesk")
+    jobs = _start_jobs(app, blocking=True)
+
+    def stop(signum: int, _frame: object) -> None:
+        for each in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(each, signal.SIG_DFL)  # a second signal ends the process at once
+        raise _StopWorker(signal.Signals(signum).name)
+
+    try:
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        click.echo("Worker running; SIGTERM or Ctrl+C stops it.")
+        jobs.start()
+    except _StopWorker as exc:
+        click.echo(f"{exc}: waiting for running jobs to finish.")
+        if jobs.running:
+            jobs.shutdown(wait=True)
+    click.echo("Worker stopped.")
+
+
+class _StopWorker(Exception):
+    """Raised in the worker's main thread by its signal handler, to leave the blocking scheduler."""
+
+
+def _start_jobs(app: Flask, *, blocking: bool) -> BaseScheduler:
+    """Start (or, blocking, prepare) the scheduler and print what runs; a bad JOB_INTERVALS is a clear error."""
+    from .scheduler import start_scheduler
+
+    try:
+        jobs, lines = start_scheduler(app, blocking=blocking)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in lines:
+        click.echo(line)
+    return jobs
+
+
+@cli.group("jobs")
+def jobs_group() -> None:
+    """The background jobs: their last runs, and running one now."""
+
+
+@jobs_group.command("list")
+@with_appcontext
+def jobs_list_command() -> None:
+    """One line per job (and per-mailbox lock): name, last start, status, holder and run count."""
+    from .scheduler import available_jobs, job_records
+    from .timeutil import utcnow
+
+    records = job_records()
+    names = sorted({job.name for job in available_jobs(current_app.config)} | set(records))
+    now = utcnow()
+    click.echo(f"{'NAME':<24} {'LAST STARTED (UTC)':<20} {'STATUS':<8} {'RUNS':>5}  HOLDER")
+    for name in names:
+        row = records.get(name)
+        started = row.last_started_at.strftime("%Y-%m-%d %H:%M:%S") if row and row.last_started_at else "never"
+        status = (row.last_status or "-") if row else "-"
+        if row and row.lease_until and row.lease_until > now:
+            status = "running"
+        click.echo(f"{name:<24} {started:<20} {status:<8} {row.runs if row else 0:>5}  "
+                   f"{(row.holder or '-') if row else '-'}")
+
+
+@jobs_group.command("run")
+@click.argument("name")
+@with_appcontext
+def jobs_run_command(name: str) -> None:
+    """Run job NAME once now (under its lock, recorded like a scheduled run) and print its summary."""
+    _run_job_or_exit(name)
+
+
+def _run_job_or_exit(name: str, now: datetime | None = None) -> None:
+    """run_job, printing its summary; any failure goes to stderr with exit status 1."""
+    from .errors import HelpdeskError
+    from .scheduler import run_job
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        click.echo(run_job(app, name, now=now))
+    except HelpdeskError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - any job error: recorded in job_run, its traceback logged
+        click.echo(f"Error: {name} failed: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
 
 
 @cli.command("demo")
@@ -116,7 +213,7 @@ def sla_due_command(received: str, office_code: str | None, zone: str | None) ->
     """Print the follow-up deadline for RECEIVED (YYYY-MM-DDTHH:MM, the office's local time)."""
     from escalation.calendar import CalendarError, WorkingCalendar
 
-    from .calendars import calendar_for
+    from .calendars import build_calendar, calendar_for
     from .settings import DEFAULTS, get_setting
 
     try:
@@ -144,14 +241,27 @@ def sla_due_command(received: str, office_code: str | None, zone: str | None) ->
             calendar = WorkingCalendar(tz=zone or current_app.config["DEFAULT_OFFICE_TIMEZONE"],
                                        hours=DEFAULT_OFFICE_HOURS)
         else:
-            base = calendar_for(office)
-            calendar = base if not zone else WorkingCalendar(
-                tz=zone, hours=office.hours, overrides=base.overrides.values(),
-                staffed_on_cuti_bersama=office.staffed_on_cuti_bersama)
+            calendar = build_calendar(office, tz=zone) if zone else calendar_for(office)
         due = calendar.follow_up_due(naive.replace(tzinfo=calendar.tz), working_days=int(days))
     except CalendarError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(due.isoformat(timespec="seconds"))
+
+
+@sla_group.command("sweep")
+@click.option("--now", "now_text", metavar="ISO8601", help="the sweep's clock, with an offset (default: now)")
+@with_appcontext
+def sla_sweep_command(now_text: str | None) -> None:
+    """Run the SLA checks now (the sla-sweep job, under its lock) and print what they did."""
+    now = None
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text)
+        except ValueError:
+            raise click.BadParameter("expected ISO 8601, e.g. 2026-11-24T10:00+07:00", param_hint="--now") from None
+        if now.tzinfo is None:
+            raise click.BadParameter("give an offset, e.g. 2026-11-24T10:00+07:00", param_hint="--now")
+    _run_job_or_exit("sla-sweep", now)
 
 
 @cli.group("staff")
@@ -370,3 +480,6 @@ def faq_match_command(text: str, top: int, internal: bool, as_json: bool) -> Non
     if not result.matches:
         click.echo("No matching FAQ entry.")
     click.echo(f"auto answer: {result.auto_answer or 'none'}")
+
+
+cli.add_command(calendar_group)

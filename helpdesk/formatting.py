@@ -1,10 +1,10 @@
 """How times, durations and phone numbers are shown to people: Indonesian by default."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from flask_babel import get_locale, gettext, ngettext
 
 ZONE_ABBREVIATIONS = {
@@ -67,3 +67,10 @@ def working_duration(seconds: float) -> str:
     if hours:
         return ngettext("%(num)d hour", "%(num)d hours", hours)
     return ngettext("%(num)d minute", "%(num)d minutes", max(minutes, 0))
+
+
+def long_date(day: date | None) -> str:
+    """"Jumat, 20 Maret 2026" (or the English form when the officer chose English)."""
+    if day is None:
+        return ""
+    return format_date(day, "EEEE, d MMMM y", locale=str(get_locale() or "id"))

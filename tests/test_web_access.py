@@ -23,7 +23,8 @@ SIGNED_PREFIX = "twilio."
 def _example_url(rule, ticket_ref: str) -> str:
     values = {"ref": ticket_ref, "staff_id": "1", "attachment_id": "1", "code": "id", "filename": "x",
               "message_id": "1", "inbound_id": "1", "event_id": "1", "call_id": "1", "visit_id": "1",
-              "office": "tst", "token": "x", "entry_id": "1", "key": "x"}
+              "office": "tst", "token": "x", "entry_id": "1", "key": "x", "override_id": "1", "period_id": "1",
+              "escalation_id": "1"}
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: values[m.group(1)], rule.rule)
 
 

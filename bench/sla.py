@@ -153,6 +153,7 @@ def main(argv: list[str] | None = None) -> None:
         print(machine_line(app))
         print(f"build: {args.tickets} open tickets in {time.perf_counter() - started:.1f} s; now = {NOW.isoformat()}")
         backlog_s, report = timed(app, NOW)
+        backlog_marks = report.warned + report.breached + report.resolution_breached
         print(f"backlog sweep: {backlog_s * 1000:7.1f} ms  ({report.line()})")
         steady = []
         for run in range(1, args.runs + 1):
@@ -162,11 +163,12 @@ def main(argv: list[str] | None = None) -> None:
                   f"{report.notices} notices)")
         idle_s, report = timed(app, NOW + timedelta(minutes=5 * args.runs))
         print(f"idle sweep:    {idle_s * 1000:7.1f} ms")
-        worst = max([backlog_s, *steady, idle_s])
-        verdict = "OK" if worst < TARGET_S else "MISSED"
-        print(f"summary: backlog {backlog_s * 1000:.0f} ms, steady median {statistics.median(steady) * 1000:.0f} ms, "
-              f"idle {idle_s * 1000:.0f} ms; target < {TARGET_S:.0f} s per sweep over {args.tickets} open tickets: "
-              f"{verdict}")
+        scheduled = max([*steady, idle_s])
+        print(f"summary over {args.tickets} open tickets (target < {TARGET_S:.0f} s per sweep):")
+        print(f"  scheduled sweeps (every 5 min, and idle): median {statistics.median(steady) * 1000:.0f} ms, "
+              f"worst {scheduled * 1000:.0f} ms: {'OK' if scheduled < TARGET_S else 'MISSED'}")
+        print(f"  first sweep over the unswept backlog ({backlog_marks} marks at once): {backlog_s * 1000:.0f} ms: "
+              f"{'OK' if backlog_s < TARGET_S else 'MISSED'}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -60,24 +60,29 @@ class SweepReport:
 
 def run_sweep(now: datetime | None = None) -> SweepReport:
     """Run the SLA checks at ``now`` (default: the current time) and commit. Safe to run again at any time."""
-    now = as_utc(now) if now is not None else utcnow()
-    report = SweepReport()
     try:
-        breached = ticket_marks.mark_follow_up_breaches(now)
-        warned = ticket_marks.mark_follow_up_warnings(now)
-        resolution = ticket_marks.mark_resolution_breaches(
-            now, lkpp_time_counts=bool(settings.get_setting("sla.resolution_counts_lkpp_time")))
-        report.breached, report.warned, report.resolution_breached = len(breached), len(warned), len(resolution)
-        report.notices += _notify_warnings(warned, now=now)
-        report.notices += _notify_breaches(breached, resolution, now=now)
-        report.alerts += _alert(breached + resolution, now=now)
-        report.policy_applied += _apply_breach_policy(breached, now=now)
+        report = check(as_utc(now) if now is not None else utcnow())
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     if report.warned or report.breached or report.resolution_breached:
         log.info(report.line())
+    return report
+
+
+def check(now: datetime) -> SweepReport:
+    """The sweep's work at ``now`` in the caller's transaction: marks, notices, alerts, policy. Flushes only."""
+    report = SweepReport()
+    breached = ticket_marks.mark_follow_up_breaches(now)
+    warned = ticket_marks.mark_follow_up_warnings(now)
+    resolution = ticket_marks.mark_resolution_breaches(
+        now, lkpp_time_counts=bool(settings.get_setting("sla.resolution_counts_lkpp_time")))
+    report.breached, report.warned, report.resolution_breached = len(breached), len(warned), len(resolution)
+    report.notices += _notify_warnings(warned, now=now)
+    report.notices += _notify_breaches(breached, resolution, now=now)
+    report.alerts += _alert(breached + resolution, now=now)
+    report.policy_applied += _apply_breach_policy(breached, now=now)
     return report
 
 

@@ -450,8 +450,11 @@ def fill_demo(*, now: datetime | None = None) -> str:
     opened = [_apply(plan, office) for plan in sorted(plans, key=lambda p: p.received_at)]
     opened += _todays_walkins(office, staff, requesters, now=now)
     opened += _todays_calls(office, requesters, now=now)
+    escalated = _lkpp_escalations(staff, opened, now=now)
+    _sweep(now)
     faq = import_seed()
     return (_summary(office, staff, kept_admin, opened, calendar, now)
+            + f" Escalated to LKPP: {', '.join(ticket.ref for ticket in escalated) or 'none'}."
             + f" FAQ: {len(faq.created) + len(faq.updated) + len(faq.unchanged)} entries from the LPSE seed pack.")
 
 
@@ -832,6 +835,53 @@ def _todays_calls(office: Office, requesters: list[Requester], *, now: datetime)
     twilio.call_status(hook(CallSid="CADEMO0002", CallStatus="no-answer", CallDuration="20"),
                        now=now - timedelta(minutes=14))
     return list(db.session.scalars(select(Ticket).join(CallLog, CallLog.ticket_id == Ticket.id)))
+
+
+def _lkpp_escalations(staff: dict[str, list[Staff]], opened: list[Ticket], *, now: datetime) -> list[Ticket]:
+    """Two tickets the office could not solve, escalated to LKPP some days ago: one by templated email still
+    waiting for an answer (its reminder is due), one filed in LPSE Support, confirmed by phone and answered by
+    LKPP this morning (the answer waits for an officer's review)."""
+    from . import escalations
+
+    officer = staff[StaffRole.HELPDESK.value][0]
+    candidates = [ticket for ticket in opened if ticket.status in (Status.OPEN, Status.PENDING)
+                  and ticket.requester.email and now - ticket.received_at > timedelta(days=6)
+                  and _last_event_at(ticket) < now - timedelta(hours=4)]
+    if len(candidates) < 2:
+        return []
+    by_email, by_tts = candidates[0], candidates[1]
+    at = _after_last_event(by_email, now=now)
+    escalations.escalate_to_lkpp(
+        by_email, actor=officer, channel="email", at=at,
+        reason="Kendala pada aplikasi SPSE yang tidak dapat diselesaikan di tingkat LPSE.",
+        steps_tried="Membersihkan cache peramban, mencoba peramban lain, memeriksa log server LPSE.")
+    at = _after_last_event(by_tts, now=now)
+    filed = escalations.escalate_to_lkpp(
+        by_tts, actor=officer, channel="tts", external_ref="2611834", at=at,
+        reason="Perlu penanganan tim teknis LKPP.", steps_tried="Verifikasi ulang data penyedia oleh Admin PPE.")
+    escalations.log_call(filed, officer=officer, called_at=at + timedelta(minutes=15), number="144",
+                         reference_given="2611834", outcome="confirmed",
+                         note="Petugas call center mengonfirmasi tiket sudah diterima dan diteruskan.")
+    escalations.record_answer(filed, via="tts", at=now - timedelta(hours=2), actor=officer,
+                              body="Data penyedia sudah kami perbaiki dari sisi LKPP. Mohon penyedia keluar, lalu "
+                                   "masuk kembali ke SPSE dan mencoba lagi.")
+    return [by_email, by_tts]
+
+
+def _last_event_at(ticket: Ticket) -> datetime:
+    return max(event.created_at for event in ticket.events)
+
+
+def _after_last_event(ticket: Ticket, *, now: datetime) -> datetime:
+    """A moment shortly after the ticket's last event (so its history stays in order), before ``now``."""
+    return min(_last_event_at(ticket) + timedelta(minutes=30), now - timedelta(hours=3))
+
+
+def _sweep(now: datetime) -> None:
+    """Run the SLA checks once, as the scheduler would have: warnings, breaches and their notices."""
+    from escalation import sweep
+
+    sweep.check(now)
 
 
 # -- summary ------------------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from typing import Final
 from flask import current_app, g
 from sqlalchemy import func, select
 
+from escalation.lkpp import is_lkpp_address
+
 from . import settings
 from .extensions import db
 from .models import OutboxMessage, Ticket
@@ -23,6 +25,7 @@ NOTICES: Final = {
     "acknowledgement": "acknowledgement",
     "pending": "pending-notice",
     "resolved": "resolution-notice",
+    "escalation": "escalation-notice",
 }
 
 # Local parts of addresses that are machines: never answered automatically.
@@ -71,14 +74,16 @@ def is_system_address(address: str) -> bool:
 def block_reason(ticket: Ticket, *, at: datetime) -> str | None:
     """Why an automatic notice must not go to the ticket's requester now; None when it may.
 
-    Codes: auto_replies_off, no_email, blocked (with the ticket's own reason), own_address, system_sender,
-    daily_limit.
+    Codes: auto_replies_off, no_email, lkpp (the requester's address is LKPP's: two ticket systems must never
+    answer each other), blocked (with the ticket's own reason), own_address, system_sender, daily_limit.
     """
     if not settings.get_setting("mail.auto_replies"):
         return "auto_replies_off"
     address = ticket.requester.email
     if not address:
         return "no_email"
+    if is_lkpp_address(address):
+        return "lkpp"
     if ticket.auto_reply_block:
         return ticket.auto_reply_block
     if address.lower() in own_addresses():

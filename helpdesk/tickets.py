@@ -245,19 +245,20 @@ def assign(ticket: Ticket, assignee: Staff | None, *, actor: Staff | None,
 
 def escalate(ticket: Ticket, *, role: str, actor: Staff | None, reason: str, requester_told: bool = False,
              at: datetime | None = None) -> TicketEvent:
-    """Hand the ticket to a more competent role inside the office (internal tier). Flushes, never commits.
+    """Hand the ticket to a more competent role inside the office (internal tier); the ``escalated`` event.
 
-    When the requester was told (an escalation notice), that is the ticket's follow-up.
+    The move itself must be allowed (an escalated ticket is refused here; ``escalations.escalate_internal`` takes
+    a ticket further up the chain). The rest is ``escalations.escalate_internal``: the escalation record, the
+    holder, the notice to the role's officers, and the follow-up when the requester was told. Flushes, never
+    commits.
     """
+    from . import escalations
+
     if role not in StaffRole.__members__.values():
         raise ValidationError(_l("Unknown role %(role)s.", role=repr(role)))
-    at = as_utc(at) if at else utcnow()
-    _move(ticket, Status.ESCALATED, actor=actor, at=at)  # checks the transition before changing anything
-    event = _record(ticket, "escalated", actor=actor, body=reason.strip(), at=at,
-                    data={"tier": "internal", "role": role, "requester_told": requester_told})
-    if requester_told:
-        _record_follow_up(ticket, at=at, how="escalation_notice", actor=actor)
-    return event
+    check_transition(ticket.status, Status.ESCALATED)  # before changing anything
+    return escalations._escalate_internal(ticket, actor=actor, reason=reason, role=role, officer=None,
+                                          requester_told=requester_told, at=at)[1]
 
 
 def classify(ticket: Ticket, *, actor: Staff | None, at: datetime | None = None,

@@ -442,7 +442,8 @@ def test_escalation_with_requester_told_counts_as_follow_up(make_ticket, make_st
     db.session.commit()
     assert ticket.status == Status.ESCALATED
     assert event.kind == "escalated" and event.body == "Perlu reset akun"
-    assert event.data == {"tier": "internal", "role": "admin_ppe", "requester_told": True}
+    assert event.data == {"tier": "internal", "role": "admin_ppe", "requester_told": True,
+                          "escalation_id": event.data["escalation_id"]}
     assert ticket.first_follow_up_at == BEFORE_DUE and ticket.follow_up_met is True
     [followed] = events_of(ticket, "followed_up")
     assert followed.data["how"] == "escalation_notice"

@@ -50,7 +50,8 @@ def test_escalated_call_records_the_role_and_counts_as_follow_up(client, officer
     ticket = db.session.query(Ticket).one()
     assert ticket.status == "escalated" and ticket.follow_up_met is True
     event = db.session.query(TicketEvent).filter_by(ticket_id=ticket.id, kind="escalated").one()
-    assert event.data == {"tier": "internal", "role": "verifikator", "requester_told": True}
+    assert event.data == {"tier": "internal", "role": "verifikator", "requester_told": True,
+                          "escalation_id": event.data["escalation_id"]}
 
 
 def test_call_time_is_when_the_form_was_opened(client, officer):

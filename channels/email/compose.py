@@ -1,7 +1,9 @@
-"""Build the RFC 5322 message of an outbox row: headers, plain text body and an optional HTML alternative.
+"""Build the RFC 5322 message of an outbox row: headers, plain text body, an optional HTML alternative, and the
+ticket attachments the row names (``OutboxMessage.attachments``, read from the blob store).
 
-Pure apart from two lookups (the ticket's office, for the From display name and the Date's time zone) and, for
-a row queued without one, a new Message-ID stored on the row. Nothing here talks to a server.
+Pure apart from lookups (the ticket's office, for the From display name and the Date's time zone; the attachments
+and their files) and, for a row queued without one, a new Message-ID stored on the row. Nothing here talks to a
+server.
 
 Header injection: nothing taken from the row can add a header. Line breaks and other control characters in the
 subject and in extra header values are folded into spaces; a recipient with them, a recipient that is not
@@ -22,11 +24,13 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
+from sqlalchemy import select
 
+from helpdesk.blobs import read_blob
 from helpdesk.errors import HelpdeskError
 from helpdesk.extensions import db
 from helpdesk.mail_ids import mail_domain, make_message_id
-from helpdesk.models import Office, OutboxMessage, Ticket
+from helpdesk.models import Attachment, Office, OutboxMessage, Ticket
 from helpdesk.timeutil import utcnow
 
 # Headers compose() sets itself; a row's extra headers may not replace them.
@@ -43,6 +47,7 @@ _MAX_LINE = 998
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _FIELD_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 ftext: printable ASCII except the colon
+_MIME_TYPE = re.compile(r"^([a-z0-9][a-z0-9!#$&^_.+-]*)/([a-z0-9][a-z0-9!#$&^_.+-]*)$")
 
 
 class _MailPolicy(EmailPolicy):
@@ -102,6 +107,10 @@ def compose(message: OutboxMessage, *, sender: str, loop_header: str,
     msg.set_content(message.body or "", subtype="plain", charset="utf-8", cte="quoted-printable")
     if message.body_html:
         msg.add_alternative(message.body_html, subtype="html", charset="utf-8", cte="quoted-printable")
+    for attachment in _attachments(message):
+        maintype, subtype = _content_type(attachment.content_type)
+        msg.add_attachment(_attachment_bytes(attachment), maintype=maintype, subtype=subtype,
+                           filename=_single_line(attachment.filename) or "lampiran")
     return msg
 
 
@@ -160,6 +169,31 @@ def _extra_headers(headers: Mapping[str, Any], *, loop_header: str) -> list[tupl
         if value:
             result.append((name, value))
     return result
+
+
+def _attachments(message: OutboxMessage) -> list[Attachment]:
+    """The ticket attachments the row sends along (``OutboxMessage.attachments``), in its order."""
+    ids = [int(i) for i in message.attachments or ()]
+    if not ids:
+        return []
+    found = {a.id: a for a in db.session.scalars(select(Attachment).where(Attachment.id.in_(ids)))}
+    missing = [i for i in ids if i not in found or found[i].ticket_id != message.ticket_id]
+    if missing:
+        raise ComposeError(f"attachment {missing[0]} of this message is not an attachment of its ticket")
+    return [found[i] for i in ids]
+
+
+def _attachment_bytes(attachment: Attachment) -> bytes:
+    try:
+        return read_blob(attachment.blob_sha256)
+    except OSError as exc:
+        raise ComposeError(f"the file of attachment {attachment.filename!r} cannot be read: {exc}") from exc
+
+
+def _content_type(value: str | None) -> tuple[str, str]:
+    """``(maintype, subtype)`` of a stored content type; application/octet-stream when it is not one."""
+    match = _MIME_TYPE.match((value or "").split(";", 1)[0].strip().lower())
+    return (match.group(1), match.group(2)) if match else ("application", "octet-stream")
 
 
 def _single_line(text: str) -> str:

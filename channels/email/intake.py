@@ -9,6 +9,7 @@ in quarantine, raw, with the error: never an exception out of ``ingest``, never 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -19,12 +20,13 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from escalation import lkpp
 from faq import autoanswer
-from helpdesk import notices, tickets
+from helpdesk import escalations, notices, tickets
 from helpdesk.blobs import read_blob, store_blob, sync_pending
 from helpdesk.extensions import db
 from helpdesk.mail_ids import ticket_ref_from
-from helpdesk.models import InboundEmail, Office, OutboxMessage, Ticket, TicketEvent
+from helpdesk.models import Escalation, InboundEmail, Office, OutboxMessage, Ticket, TicketEvent
 from helpdesk.requesters import find_or_create_requester
 from helpdesk.states import Status
 from helpdesk.timeutil import as_utc, utcnow
@@ -191,6 +193,9 @@ def _route(row: InboundEmail, parsed: ParsedEmail) -> tuple[str, Ticket | None]:
         raise ValueError("no usable sender address (From, Reply-To, Sender and Return-Path are all unusable)")
     if signals.no_reply_reason in ("loop_header", "own_address"):
         return _ignore(row, f"{signals.no_reply_reason}: {signals.no_reply_detail}"), None
+    lkpp_routed = _route_lkpp(row, parsed, signals, sender.address)
+    if lkpp_routed is not None:  # LKPP's side of an escalation: never a requester's message, never answered
+        return lkpp_routed
     thread, untrusted_tag = _find_thread(parsed, sender.address)
     automatic = signals.kind in (MailKind.AUTO_REPLY, MailKind.OUT_OF_OFFICE)
     if signals.kind == MailKind.OUT_OF_OFFICE and (thread is None or thread.status == Status.CLOSED):
@@ -253,6 +258,68 @@ def _route_report(row: InboundEmail, parsed: ParsedEmail, signals: Signals) -> t
     if ticket is None:
         return _ignore(row, f"{label} for outbox message {ours.id}, which has no ticket"), None
     return "reply", ticket
+
+
+def _route_lkpp(row: InboundEmail, parsed: ParsedEmail, signals: Signals,
+                sender: str) -> tuple[str, Ticket | None] | None:
+    """Mail from LKPP about one of our escalations, or from an LKPP address at all; None for any other mail.
+
+    A person's answer is recorded as the escalation's answer (staff review it before the requester hears of it);
+    an automatic mail (acknowledgement, out-of-office) is kept on the ticket. Either way an LKPP ticket number in it
+    is recorded when the escalation has none yet. LKPP mail matching no escalation is ignored with the reason
+    ``lkpp_unmatched`` (visible on the quarantine page's ignored tab): opening a ticket would answer LKPP.
+    """
+    from_lkpp = lkpp.is_lkpp_address(sender)
+    escalation = _lkpp_escalation_for(row, parsed, sender, from_lkpp=from_lkpp)
+    if escalation is None:
+        if from_lkpp:
+            return _ignore(row, f"lkpp_unmatched: mail from LKPP ({sender}) matching none of our escalations"), None
+        return None
+    ticket = db.session.get(Ticket, escalation.ticket_id)
+    at = row.received_at
+    data = _message_data(row, parsed)
+    if signals.kind in (MailKind.AUTO_REPLY, MailKind.OUT_OF_OFFICE):
+        event = escalations.record_lkpp_mail(escalation, kind=signals.kind.value, body=parsed.text, at=at,
+                                             data={**data, "detail": signals.no_reply_detail[:300]})
+    else:
+        event = escalations.record_answer(escalation, body=_body(parsed), via="email", at=at,
+                                          inbound_email_id=row.id, event_data=data)
+    if escalation.external_ref is None:
+        sent = json.dumps(escalation.content or {}, ensure_ascii=False) + "\n" + ticket.ref
+        numbers = lkpp.find_ticket_numbers(f"{parsed.subject}\n{parsed.text}",
+                                           exclude=lkpp.find_ticket_numbers(sent))
+        if numbers:
+            escalations.record_external_ref(escalation, numbers[0], source="lkpp_mail", at=at)
+    _store_attachments(ticket, event, parsed)
+    row.event_id = event.id
+    return "reply", ticket
+
+
+def _lkpp_escalation_for(row: InboundEmail, parsed: ParsedEmail, sender: str, *,
+                         from_lkpp: bool) -> Escalation | None:
+    """The escalation to LKPP a message answers: by In-Reply-To/References naming our email to LKPP (from any
+    sender but the people on the ticket: the requester is never LKPP), or, for mail from an LKPP address, by our
+    ``[#REF]`` in the subject or by an LKPP ticket number in the subject or text. Numbers alone are trusted only
+    from LKPP's addresses: a tender code or phone number in someone else's mail may look like one."""
+    ours = select(Escalation).join(Ticket, Ticket.id == Escalation.ticket_id).where(
+        Escalation.tier == "lkpp", Ticket.office_id == row.office_id)
+    ids = list(dict.fromkeys([*parsed.in_reply_to, *reversed(parsed.references)]))[:50]
+    if ids:
+        found = db.session.scalar(ours.where(Escalation.message_id.in_(ids)).order_by(Escalation.id.desc()).limit(1))
+        if found is not None and (from_lkpp or not _takes_part(found.ticket, sender)):
+            return found
+    on_chain = ours.where(Escalation.status.in_(escalations.ON_CHAIN))
+    match = SUBJECT_TAG.search(parsed.subject) if from_lkpp else None
+    if match is not None:
+        found = db.session.scalar(on_chain.where(Ticket.ref == match.group(1).upper())
+                                  .order_by(Escalation.id.desc()).limit(1))
+        if found is not None:
+            return found
+    numbers = lkpp.find_ticket_numbers(f"{parsed.subject}\n{parsed.text}")[:50] if from_lkpp else []
+    if numbers:
+        return db.session.scalar(on_chain.where(Escalation.external_ref.in_(numbers))
+                                 .order_by(Escalation.id.desc()).limit(1))
+    return None
 
 
 def _find_thread(parsed: ParsedEmail, sender: str) -> tuple[Ticket | None, Ticket | None]:

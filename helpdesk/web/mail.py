@@ -49,7 +49,7 @@ OUTBOX_STATUS_COLOURS: Final = {"queued": "secondary", "sending": "info", "sent"
 
 NOTICE_LABELS: Final = {
     "acknowledgement": _l("acknowledgement of receipt"), "pending": _l("pending notice"),
-    "resolved": _l("resolution notice"),
+    "resolved": _l("resolution notice"), "escalation": _l("escalation notice"),
 }
 
 # Why an automatic notice was not sent: the codes of helpdesk.notices and of the email signals.
@@ -67,6 +67,7 @@ SUPPRESS_REASONS: Final = {
     "no_sender": _l("the email has no sender address that can be answered"),
     "auto_replies_off": _l("automatic replies are turned off in the settings"),
     "daily_limit": _l("the daily limit of automatic replies to this address was reached"),
+    "lkpp": _l("the address is LKPP's: two ticket systems must not answer each other"),
 }
 
 AUTOMATIC_MAIL_LABELS: Final = {
@@ -80,6 +81,8 @@ FLAG_LABELS: Final = {
     "delivery_failed": _l("A message to the requester could not be delivered"),
     "call_back": _l("Call the requester back (missed call or voicemail)"),
     "faq_rejected": _l("The requester needs an officer: the automatic FAQ answer did not help"),
+    "lkpp_answered": _l("LKPP answered the escalation: review the answer before it goes to the requester"),
+    "sla_breached": _l("The follow-up deadline was missed"),
 }
 
 LINK_LABELS: Final = {

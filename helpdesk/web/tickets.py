@@ -8,18 +8,19 @@ from flask_login import current_user, login_required
 from escalation.sla import SLA_LABELS, sla_state
 from faq.suggestions import staff_suggestions
 
-from .. import tickets
+from .. import escalations, tickets
 from ..blobs import blob_path, read_blob
 from ..calendars import calendar_for
 from ..errors import HelpdeskError, InvalidTransition, UnknownTicket
 from ..extensions import db
-from ..models import Attachment, Staff, Ticket, TicketEvent
+from ..models import Attachment, Escalation, Staff, Ticket, TicketEvent
 from ..outbox import TEXT_CHANNELS
 from ..requesters import count_tickets, earlier_tickets, is_mobile
 from ..staff import office_staff
-from ..states import STATUS_LABELS, TRANSITIONS, Status, allowed_moves
+from ..states import STATUS_LABELS, Status, allowed_moves
 from ..timeutil import utcnow
-from .forms import AssignForm, ClassificationForm, EscalateForm, NoteForm, ReplyForm, StatusForm, options
+from .escalations import internal_form, lkpp_form, panel_context
+from .forms import AssignForm, ClassificationForm, NoteForm, ReplyForm, StatusForm, options
 from .mail import event_html_urls, rewrite_cid_urls, timeline_context
 
 # The email HTML view: sanitised at intake, and still given nothing to run, nowhere to send a form, no base URL.
@@ -93,7 +94,8 @@ def _page_forms(ticket: Ticket, submitted: dict) -> dict:
         "note_form": lambda: NoteForm(prefix="note", formdata=None),
         "status_form": lambda: _status_form(ticket, formdata=None),
         "assign_form": lambda: _assign_form(ticket, formdata=None),
-        "escalate_form": lambda: EscalateForm(prefix="esc", formdata=None),
+        "escalate_form": lambda: internal_form(ticket, formdata=None),
+        "lkpp_form": lambda: lkpp_form(ticket, formdata=None),
         "classification_form": lambda: _classification_form(ticket, formdata=None),
     }
     return {name: submitted.get(name) or build() for name, build in builders.items()}
@@ -111,8 +113,8 @@ def _render(ticket: Ticket, status_code: int = 200, **forms):
         "web/tickets/show.html", ticket=ticket, office=ticket.office, sla=state, sla_label=SLA_LABELS[state],
         left=left, earlier=earlier_tickets(ticket.requester, limit=10, exclude_id=ticket.id),
         requester_total=count_tickets(ticket.requester), attachments=attachments,
-        can_escalate=Status.ESCALATED in TRANSITIONS[Status(ticket.status)],
         faq_suggestions=_faq_suggestions(ticket), **timeline_context(ticket, attachments), **all_forms,
+        **panel_context(ticket),
     ), status_code
 
 
@@ -130,6 +132,13 @@ def show(ref: str):
     ticket = _ticket_or_404(ref)
     if ref != ticket.ref:
         return redirect(url_for(".show", ref=ticket.ref))
+    answered = request.args.get("jawaban_lkpp", type=int)
+    if answered is not None:  # "Balas pelapor" after reviewing LKPP's answer: the reply form starts with it
+        escalation = db.session.get(Escalation, answered)
+        if escalation is not None and escalation.ticket_id == ticket.id and escalation.answer:
+            form = _reply_form(ticket, formdata=None)
+            form.body.data = escalation.answer
+            return _render(ticket, reply_form=form)[0]
     return _render(ticket)[0]
 
 
@@ -217,12 +226,16 @@ def assign(ref: str):
 @bp.post("/<ref>/escalate")
 @login_required
 def escalate(ref: str):
-    """Hand the ticket to a more competent role in the office."""
+    """Hand the ticket to a more competent role or officer in the office (internal escalation)."""
     ticket = _ticket_or_404(ref)
-    form = EscalateForm(prefix="esc")
-    return _act(ticket, form, lambda: tickets.escalate(
-        ticket, role=form.role.data, actor=current_user, reason=form.reason.data,
-        requester_told=form.requester_told.data), _("Ticket escalated."), "escalate_form")
+    form = internal_form(ticket)
+
+    def change() -> None:
+        officer = db.session.get(Staff, int(form.officer.data)) if form.officer.data else None
+        escalations.escalate_internal(ticket, actor=current_user, reason=form.reason.data, role=form.role.data or None,
+                                      officer=officer, requester_told=form.requester_told.data)
+
+    return _act(ticket, form, change, _("Ticket escalated."), "escalate_form")
 
 
 @bp.post("/<ref>/classify")

@@ -165,6 +165,17 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def english(app: Flask) -> Iterator[None]:
+    """Messages in their English source wording, for tests that read them (the catalogue translates them):
+    pages requested during the test, and service messages built in it."""
+    from flask_babel import force_locale
+
+    app.config["BABEL_DEFAULT_LOCALE"] = "en"
+    with force_locale("en"):
+        yield
+
+
+@pytest.fixture
 def backend(app: Flask) -> str:
     """The database dialect the test runs on: ``sqlite`` or ``postgresql``."""
     return db.engine.dialect.name

@@ -20,6 +20,8 @@ from helpdesk.models import CalendarReview, HolidayOverride, HoursPeriod
 
 from .conftest import RECEIVED_AT
 
+pytestmark = pytest.mark.usefixtures("english")  # these tests read messages in English
+
 RAMADAN_HOURS = {"1": ["08:00", "15:00"], "2": ["08:00", "15:00"], "3": ["08:00", "15:00"],
                  "4": ["08:00", "15:00"], "5": ["08:00", "15:30"]}
 

@@ -31,6 +31,8 @@ from .conftest import RECEIVED_AT, WIB
 from .servers.lkpp_gateway import lkpp_gateway_server
 from .servers.smtp import refuse_other_hosts
 
+pytestmark = pytest.mark.usefixtures("english")  # these tests read messages in English
+
 SNAPSHOTS = Path(__file__).parent / "escalation"
 AT = RECEIVED_AT + timedelta(hours=1)  # Tue 24 Nov 2026 11:00 WIB
 FIRST_REMINDER = datetime(2026, 11, 26, 11, 0, tzinfo=WIB)  # two working days later

@@ -20,6 +20,8 @@ from helpdesk.states import Status
 from .conftest import RECEIVED_AT
 from .servers.live import browser_login
 
+pytestmark = pytest.mark.usefixtures("english")  # these tests read messages in English
+
 AT = RECEIVED_AT + timedelta(hours=1)
 
 

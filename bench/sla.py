@@ -40,18 +40,18 @@ from zoneinfo import ZoneInfo
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import func, insert, select, text  # noqa: E402
+from flask_migrate import upgrade
+from sqlalchemy import func, insert, select, text
 
-import helpdesk  # noqa: E402
-from escalation import sweep  # noqa: E402
-from helpdesk import create_app  # noqa: E402
-from helpdesk.calendars import calendar_for  # noqa: E402
-from helpdesk.cli import ensure_default_office  # noqa: E402
-from helpdesk.extensions import db  # noqa: E402
-from helpdesk.models import Requester, Sequence, Ticket, TicketEvent  # noqa: E402
-from helpdesk.staff import create_staff  # noqa: E402
-from helpdesk.timeutil import as_utc  # noqa: E402
+import helpdesk
+from escalation import sweep
+from helpdesk import create_app
+from helpdesk.calendars import calendar_for
+from helpdesk.cli import ensure_default_office
+from helpdesk.extensions import db
+from helpdesk.models import Requester, Sequence, Ticket, TicketEvent
+from helpdesk.staff import create_staff
+from helpdesk.timeutil import as_utc
 
 SEED = 6006
 BATCH = 5000

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -497,14 +498,8 @@ def make_text_sender(config: Mapping[str, Any]) -> Callable[[OutboxMessage], Non
             raise TemporaryDeliveryError("no Twilio account is configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)")
         sender = _sender_number(message.channel, config)
         to = _address(message.channel, message.recipient)
-        try:
+        with _delivery_errors():
             sent = client.messages.create(to=to, from_=sender, body=message.body, status_callback=status_callback)
-        except (TwilioRestException, TwilioServiceException) as exc:
-            raise _delivery_error(exc) from exc
-        except requests.RequestException as exc:
-            raise TemporaryDeliveryError(f"cannot reach Twilio: {type(exc).__name__}: {exc}") from exc
-        except TwilioException as exc:
-            raise TemporaryDeliveryError(f"Twilio client error: {type(exc).__name__}") from exc
         message.external_id = sent.sid
         log.info("outbox %s handed to Twilio as %s (%s)", message.id, sent.sid, sent.status)
 
@@ -537,14 +532,8 @@ def make_voice_sender(config: Mapping[str, Any]) -> Callable[[OutboxMessage], No
         sender = config.get("TWILIO_PHONE_NUMBER")
         if not sender:
             raise TemporaryDeliveryError("no Twilio phone number is configured (TWILIO_PHONE_NUMBER)")
-        try:
+        with _delivery_errors():
             call = client.calls.create(to=message.recipient, from_=sender, twiml=alert_twiml(message.body))
-        except (TwilioRestException, TwilioServiceException) as exc:
-            raise _delivery_error(exc) from exc
-        except requests.RequestException as exc:
-            raise TemporaryDeliveryError(f"cannot reach Twilio: {type(exc).__name__}: {exc}") from exc
-        except TwilioException as exc:
-            raise TemporaryDeliveryError(f"Twilio client error: {type(exc).__name__}") from exc
         message.external_id = call.sid
         log.info("outbox %s: alert call placed as %s", message.id, call.sid)
 
@@ -552,6 +541,19 @@ def make_voice_sender(config: Mapping[str, Any]) -> Callable[[OutboxMessage], No
 
 
 # -- internals ----------------------------------------------------------------------------------------------
+
+@contextmanager
+def _delivery_errors() -> Iterator[None]:
+    """Turn what the Twilio client raises into the outbox's delivery errors (permanent or temporary)."""
+    try:
+        yield
+    except (TwilioRestException, TwilioServiceException) as exc:
+        raise _delivery_error(exc) from exc
+    except requests.RequestException as exc:
+        raise TemporaryDeliveryError(f"cannot reach Twilio: {type(exc).__name__}: {exc}") from exc
+    except TwilioException as exc:
+        raise TemporaryDeliveryError(f"Twilio client error: {type(exc).__name__}") from exc
+
 
 def _call_for(hook: Webhook, *, now: datetime) -> CallLog:
     """The call's log, locked for this transaction; created from the webhook the first time the call is heard of."""

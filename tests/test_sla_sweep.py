@@ -203,7 +203,7 @@ def test_concurrent_sweeps_record_each_breach_once(app, make_ticket):
             try:
                 barrier.wait()
                 sweep.run_sweep(at(25, 11))
-            except Exception as exc:  # surfaced below
+            except Exception as exc:  # noqa: BLE001 (surfaced below)
                 errors.append(exc)
             finally:
                 db.session.remove()
@@ -238,7 +238,7 @@ def test_voice_alert_is_a_twilio_call_that_says_the_text_in_indonesian(app, make
         assert deliver_due(make_voice_sender(app.config), channel="voice", now=at(25, 11, 1)).retried == 1
         report = deliver_due(make_voice_sender(app.config), channel="voice", now=at(25, 12))
         assert report.sent == 1
-        [failed, call] = api.requests
+        [_refused, call] = api.requests
     assert call.path.endswith("/Calls.json") and call.value("To") == "+6281234567890"
     assert call.value("From") == "+62215550100"
     twiml = call.value("Twiml")

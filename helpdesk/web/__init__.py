@@ -45,8 +45,23 @@ def _ticket_clocks(ticket) -> dict[str, object]:
 
 def init_app(app: Flask) -> None:
     """Register blueprints, template helpers and error pages."""
-    from . import (admin, auth, calendar, copies, escalations, faq, faq_answers, jobs, mail, phone, queue, status,
-                   tickets, twilio, walkin)
+    from . import (
+        admin,
+        auth,
+        calendar,
+        copies,
+        escalations,
+        faq,
+        faq_answers,
+        jobs,
+        mail,
+        phone,
+        queue,
+        status,
+        tickets,
+        twilio,
+        walkin,
+    )
 
     for module in (auth, queue, tickets, phone, admin, mail, walkin, copies, status, twilio, faq_answers, faq,
                    calendar, escalations, jobs):

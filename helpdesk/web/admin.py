@@ -205,7 +205,7 @@ def _resolution_fields(rules: list[dict]) -> dict[str, int]:
     return fields
 
 
-def _resolution_rules(form: "SettingsForm") -> list[dict]:
+def _resolution_rules(form: SettingsForm) -> list[dict]:
     """Stored rules: those for one ticket type first (kept as they were), then one per priority, then any."""
     kept = [rule for rule in get_setting("sla.resolution_targets") or () if rule.get("ticket_type", "*") != "*"]
     return kept + [

@@ -21,9 +21,9 @@ from escalation.calendar import CalendarError, library_version
 from .. import calendar_admin
 from ..calendar_admin import KIND_LABELS, OVERRIDE_KINDS, WEEKDAY_LABELS, WEEKDAYS
 from ..calendars import calendar_for, review_for, review_status
-from ..formatting import long_date
 from ..errors import ValidationError
 from ..extensions import db
+from ..formatting import long_date
 from ..models import HolidayOverride, HoursPeriod, Office, Staff
 from ..timeutil import utcnow
 from .access import admin_required

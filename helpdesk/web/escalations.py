@@ -38,10 +38,11 @@ from ..extensions import db
 from ..models import Attachment, Escalation, OutboxMessage, Ticket
 from ..settings import get_setting, set_setting
 from ..staff import office_staff
-from ..states import STATUS_LABELS, TRANSITIONS, Status
+from ..states import TRANSITIONS, Status
 from ..timeutil import utcnow
 from ..vocab import StaffRole, label
 from .access import admin_required
+from .flashes import flash_refused_move
 from .forms import escalation_role_choices, options
 
 bp = Blueprint("escalations", __name__, url_prefix="/eskalasi")
@@ -187,8 +188,7 @@ def to_lkpp(ref: str):
         db.session.commit()
     except InvalidTransition as exc:
         db.session.rollback()
-        flash(_("This status change is not allowed: %(old)s → %(new)s. Nothing was changed.",
-                old=STATUS_LABELS[Status(exc.old)], new=STATUS_LABELS[Status(exc.new)]), "danger")
+        flash_refused_move(exc.old, exc.new)
         return redirect(url_for("tickets.show", ref=ticket.ref))
     except HelpdeskError as exc:
         db.session.rollback()
@@ -309,8 +309,7 @@ def _act(escalation: Escalation, action, success: str):
         db.session.commit()
     except InvalidTransition as exc:
         db.session.rollback()
-        flash(_("This status change is not allowed: %(old)s → %(new)s. Nothing was changed.",
-                old=STATUS_LABELS[Status(exc.old)], new=STATUS_LABELS[Status(exc.new)]), "danger")
+        flash_refused_move(exc.old, exc.new)
     except HelpdeskError as exc:
         db.session.rollback()
         flash(_("Not saved: %(reason)s", reason=str(exc)), "danger")

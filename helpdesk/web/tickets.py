@@ -17,9 +17,10 @@ from ..models import Attachment, Escalation, Staff, Ticket, TicketEvent
 from ..outbox import TEXT_CHANNELS
 from ..requesters import count_tickets, earlier_tickets, is_mobile
 from ..staff import office_staff
-from ..states import STATUS_LABELS, Status, allowed_moves
+from ..states import Status, allowed_moves
 from ..timeutil import utcnow
 from .escalations import internal_form, lkpp_form, panel_context
+from .flashes import flash_refused_move
 from .forms import AssignForm, ClassificationForm, NoteForm, ReplyForm, StatusForm, options
 from .mail import event_html_urls, rewrite_cid_urls, timeline_context
 
@@ -153,8 +154,7 @@ def _act(ticket: Ticket, form, action, success: str, form_name: str):
         db.session.commit()
     except InvalidTransition as exc:
         db.session.rollback()
-        flash(_("This status change is not allowed: %(old)s → %(new)s. Nothing was changed.",
-                old=STATUS_LABELS[Status(exc.old)], new=STATUS_LABELS[Status(exc.new)]), "danger")
+        flash_refused_move(exc.old, exc.new)
         return redirect(url_for(".show", ref=ticket.ref))
     except HelpdeskError as exc:
         db.session.rollback()
@@ -196,8 +196,7 @@ def status(ref: str):
         abort(400)
     if Status(requested) not in allowed_moves(ticket.status):
         # Not offered on the page (stale page or forged post): say so and change nothing.
-        flash(_("This status change is not allowed: %(old)s → %(new)s. Nothing was changed.",
-                old=STATUS_LABELS[Status(ticket.status)], new=STATUS_LABELS[Status(requested)]), "danger")
+        flash_refused_move(ticket.status, requested)
         return redirect(url_for(".show", ref=ticket.ref))
 
     def change() -> None:

@@ -6,10 +6,11 @@ ticket is pending. A crash between the commit and the move is harmless: the mess
 time and recognised as a duplicate. Nothing is ever deleted from the server.
 
 The poller remembers UIDVALIDITY and the last UID taken (table ``mailbox``); when UIDVALIDITY changes the
-folder is read again from the start and the dedupe keys keep it from making duplicates. It waits with IMAP
-IDLE when the server offers it, else polls every MAIL_POLL_SECONDS; a failing server is retried with
-exponential backoff, and the queue header warns staff when a mailbox has not been read for
-MAIL_STALE_MINUTES.
+folder is read again from the start and the dedupe keys keep it from making duplicates. The scheduler's
+``mail-poll`` job calls ``poll_once`` for each mailbox (helpdesk/scheduler.py); ``helpdesk mail poll`` runs
+``run``, which waits with IMAP IDLE when the server offers it, else polls every MAIL_POLL_SECONDS. A failing
+server is retried with exponential backoff, and the queue header warns staff when a mailbox has not been read
+for MAIL_STALE_MINUTES.
 """
 from __future__ import annotations
 
@@ -116,18 +117,6 @@ def run(app: Flask, mailbox: MailboxConfig, stop: threading.Event) -> None:
                 stop.wait(delay)
             finally:
                 db.session.remove()
-
-
-def start_pollers(app: Flask) -> tuple[threading.Event, list[threading.Thread]]:
-    """Start one daemon thread per configured mailbox; set the returned event to stop them."""
-    stop = threading.Event()
-    threads = []
-    for mailbox in mailbox_configs(app.config):
-        thread = threading.Thread(target=run, args=(app, mailbox, stop), name=f"mail-poll-{mailbox.name}",
-                                  daemon=True)
-        thread.start()
-        threads.append(thread)
-    return stop, threads
 
 
 def stale_mailboxes(now: datetime | None = None) -> list[Mailbox]:

@@ -50,6 +50,7 @@ def init_app(app: Flask) -> None:
         auth,
         calendar,
         copies,
+        dashboard,
         escalations,
         faq,
         faq_answers,
@@ -57,6 +58,8 @@ def init_app(app: Flask) -> None:
         mail,
         phone,
         queue,
+        register,
+        reports,
         status,
         tickets,
         twilio,
@@ -64,7 +67,7 @@ def init_app(app: Flask) -> None:
     )
 
     for module in (auth, queue, tickets, phone, admin, mail, walkin, copies, status, twilio, faq_answers, faq,
-                   calendar, escalations, jobs):
+                   calendar, escalations, jobs, reports, register, dashboard):
         app.register_blueprint(module.bp)
 
     login_manager.login_view = "auth.login"

@@ -188,6 +188,8 @@ class Ticket(db.Model):
         Index("ix_ticket_sla_warn", "sla_warned_at", "follow_up_warn_at"),
         Index("ix_ticket_sla_breach", "sla_breached_at", "follow_up_due_at"),
         Index("ix_ticket_resolution_breach", "resolution_breached_at", "resolution_due_at"),
+        # Reports: the follow-ups due in a period.
+        Index("ix_ticket_office_due", "office_id", "follow_up_due_at"),
     )
 
     @property
@@ -210,6 +212,9 @@ class TicketEvent(db.Model):
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
     actor: Mapped[Staff | None] = relationship()
+
+    # Reports read events of one kind over a period (helpdesk/reports.py).
+    __table_args__ = (Index("ix_ticket_event_kind_created", "kind", "created_at"),)
 
 
 @event.listens_for(TicketEvent, "before_update")
@@ -575,6 +580,34 @@ class CalendarReview(db.Model):
     reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("year", "office_id", name="uq_calendar_review_year_office"),)
+
+
+class ReportArchive(db.Model):
+    """A report as it was produced (its figures as JSON), so any past day or quarter can be opened again."""
+
+    __tablename__ = "report_archive"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("office.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # daily, quarterly
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)  # inclusive
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    generated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("office_id", "kind", "period_start", name="uq_report_archive_period"),)
+
+
+class ReportDelivery(db.Model):
+    """One recipient of a report sent by email, and the outbox message that carries it."""
+
+    __tablename__ = "report_delivery"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report_archive.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    outbox: Mapped[OutboxMessage | None] = relationship()
 
 
 class HolidayOverride(db.Model):

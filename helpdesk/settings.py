@@ -69,6 +69,10 @@ DEFAULTS: dict[str, Any] = {
     # The LKPP email template (Jinja2); empty means the shipped templates/mail/lkpp-escalation/.
     "lkpp.email_subject_template": "",
     "lkpp.email_body_template": "",
+    # -- reports --
+    # The daily SLA report: local time it goes out on working days, and to whom (empty: the heads of the LPSE).
+    "reports.daily_time": "07:30",
+    "reports.daily_recipients": [],
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timezone
 from email import policy
 from email.headerregistry import Address
@@ -171,19 +172,36 @@ def _extra_headers(headers: Mapping[str, Any], *, loop_header: str) -> list[tupl
     return result
 
 
-def _attachments(message: OutboxMessage) -> list[Attachment]:
-    """The ticket attachments the row sends along (``OutboxMessage.attachments``), in its order."""
-    ids = [int(i) for i in message.attachments or ()]
-    if not ids:
-        return []
-    found = {a.id: a for a in db.session.scalars(select(Attachment).where(Attachment.id.in_(ids)))}
-    missing = [i for i in ids if i not in found or found[i].ticket_id != message.ticket_id]
-    if missing:
-        raise ComposeError(f"attachment {missing[0]} of this message is not an attachment of its ticket")
-    return [found[i] for i in ids]
+@dataclass(frozen=True)
+class _File:
+    filename: str
+    content_type: str
+    blob_sha256: str
 
 
-def _attachment_bytes(attachment: Attachment) -> bytes:
+def _attachments(message: OutboxMessage) -> list[_File]:
+    """The files the row sends along (``OutboxMessage.attachments``), in its order: ids of its ticket's
+    attachments, or ``{"blob", "filename", "content_type"}`` for a stored file of a message without a ticket (a
+    report's CSV)."""
+    items = list(message.attachments or ())
+    ids = [int(item) for item in items if not isinstance(item, dict)]
+    found = {a.id: a for a in db.session.scalars(select(Attachment).where(Attachment.id.in_(ids)))} if ids else {}
+    files = []
+    for item in items:
+        if isinstance(item, dict):
+            if not item.get("blob"):
+                raise ComposeError("a stored file of this message names no blob")
+            files.append(_File(str(item.get("filename") or "lampiran"), str(item.get("content_type") or ""),
+                               str(item["blob"])))
+            continue
+        attachment = found.get(int(item))
+        if attachment is None or attachment.ticket_id != message.ticket_id:
+            raise ComposeError(f"attachment {item} of this message is not an attachment of its ticket")
+        files.append(_File(attachment.filename, attachment.content_type, attachment.blob_sha256))
+    return files
+
+
+def _attachment_bytes(attachment: _File) -> bytes:
     try:
         return read_blob(attachment.blob_sha256)
     except OSError as exc:

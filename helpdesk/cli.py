@@ -416,6 +416,46 @@ def _office_or_first(code: str | None) -> Office:
     return office
 
 
+@cli.group("report")
+def report_group() -> None:
+    """Reports: the daily SLA report."""
+
+
+@report_group.command("daily")
+@click.option("--date", "day_text", help="the day reported, YYYY-MM-DD (default: the previous working day)")
+@click.option("--format", "output", type=click.Choice(["html", "csv", "json"]), default="json", show_default=True)
+@click.option("--office", "office_code", help="office code (default: the first office)")
+@with_appcontext
+def report_daily_command(day_text: str | None, output: str, office_code: str | None) -> None:
+    """Print the daily SLA report (the archived one when that day was archived)."""
+    import json
+    from datetime import date
+
+    from flask import render_template
+    from flask_babel import force_locale
+
+    from .report_archive import archived, report_csv
+    from .reports import ReportError, daily_report
+
+    office = _office_or_first(office_code)
+    try:
+        day = date.fromisoformat(day_text) if day_text else None
+    except ValueError:
+        raise click.BadParameter("expected YYYY-MM-DD", param_hint="--date") from None
+    stored = archived(office, "daily", day) if day else None
+    try:
+        data = stored.data if stored is not None else daily_report(office, day)
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+    if output == "json":
+        click.echo(json.dumps(data, ensure_ascii=False, indent=1))
+    elif output == "csv":
+        click.echo(report_csv(data), nl=False)
+    else:
+        with force_locale("id"):
+            click.echo(render_template("mail/daily-report/body.html", report=data, office=office))
+
+
 @cli.group("faq")
 def faq_group() -> None:
     """The FAQ knowledge base: import and export packs, match a question as intake would."""

@@ -313,6 +313,66 @@ def working_days_between(calendar, start: datetime, end: datetime) -> int:
     return days
 
 
+# -- the quarterly report -----------------------------------------------------------------------------------
+
+# The headline figures compared quarter on quarter: (name, path into the figures).
+HEADLINES: Final = (
+    ("received", ("received", "total")),
+    ("follow_up_due", ("follow_up_due", "total")),
+    ("follow_up_met", ("follow_up_due", "met")),
+    ("follow_up_met_share", ("follow_up_due", "met_share")),
+    ("human_follow_ups", ("follow_ups", "human")),
+    ("faq_answers", ("follow_ups", "faq_answer")),
+    ("first_follow_up_median_hours", ("follow_ups", "time_to_first_follow_up", "median_hours")),
+    ("breaches", ("breaches",)),
+    ("resolved", ("resolution", "count")),
+    ("resolution_median_hours", ("resolution", "total", "median_hours")),
+    ("lpse_median_hours", ("resolution", "lpse", "median_hours")),
+    ("requester_median_hours", ("resolution", "requester", "median_hours")),
+    ("lkpp_median_hours", ("resolution", "lkpp", "median_hours")),
+    ("reopened", ("reopened",)),
+)
+
+
+def quarterly_report(office: Office, year: int, quarter: int, *, now: datetime | None = None) -> dict[str, Any]:
+    """The figures of a quarter (up to yesterday while it runs) beside the quarter before, with the change.
+
+    Refuses a quarter that has not begun.
+    """
+    now = as_utc(now) if now is not None else utcnow()
+    if not 1 <= quarter <= 4:
+        raise ReportError("a quarter is 1, 2, 3 or 4")
+    first, last = quarter_of(date(year, 3 * quarter - 2, 1))
+    today = local_today(office, now)
+    if first >= today:
+        raise ReportError(f"quarter {quarter} of {year} has not begun yet")
+    partial = last >= today
+    last = min(last, today - timedelta(days=1))
+    current = period_figures(office, first, last)
+    before_first, before_last = previous_quarter(first)
+    previous = period_figures(office, before_first, before_last)
+    return {
+        "kind": "quarterly", "year": year, "quarter": quarter, "partial": partial,
+        "office": {"id": office.id, "name": office.name, "code": office.code},
+        "generated_at": now.isoformat(), "current": current, "previous": previous,
+        "headlines": [_headline(name, path, current, previous) for name, path in HEADLINES],
+    }
+
+
+def _headline(name: str, path: tuple[str, ...], current: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+    now_value, then_value = _pick(current, path), _pick(previous, path)
+    change = None if now_value is None or then_value is None else round(now_value - then_value, 4)
+    share = None if change is None or not then_value else round(change / then_value, 4)
+    return {"name": name, "current": now_value, "previous": then_value, "change": change, "change_share": share}
+
+
+def _pick(figures: dict[str, Any], path: tuple[str, ...]) -> float | None:
+    value: Any = figures
+    for key in path:
+        value = value[key]
+    return len(value) if isinstance(value, list) else value
+
+
 # -- internals ----------------------------------------------------------------------------------------------
 
 def _counts(values: Iterable[str | None]) -> dict[str, int]:

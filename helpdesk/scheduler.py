@@ -366,7 +366,13 @@ def auto_close(app: Flask, now: datetime | None = None) -> str:
     return f"{close_resolved(now=now)} resolved ticket(s) closed"
 
 
-# The daily report job registers here with the report itself (the next issue).
+@job("daily-report", every=5 * 60,
+     description=_l("Archive and send the daily SLA report after its time on working days"))
+def daily_report(app: Flask, now: datetime | None = None) -> str:
+    """Produce, archive and send each office's report of the previous working day, once, after its local time."""
+    from .report_archive import run_daily_reports
+
+    return f"{run_daily_reports(now=now)} daily report(s) sent"
 
 
 def _no_probe(config: Mapping[str, Any]) -> str | None:

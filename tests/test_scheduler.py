@@ -48,7 +48,7 @@ from .servers.smtp import refuse_other_hosts
 
 HELPDESK = Path(sys.executable).parent / "helpdesk"
 TTL = timedelta(seconds=60)
-ALWAYS_ON = ("outbox-webhook", "sla-sweep", "escalation-reminders", "auto-close")
+ALWAYS_ON = ("outbox-webhook", "sla-sweep", "escalation-reminders", "auto-close", "daily-report")
 NEED_A_SERVER = {"mail-poll": "HELPDESK_IMAP_HOST", "outbox-email": "HELPDESK_SMTP_HOST",
                  "outbox-sms": "HELPDESK_TWILIO_ACCOUNT_SID", "outbox-whatsapp": "HELPDESK_TWILIO_ACCOUNT_SID",
                  "outbox-voice": "HELPDESK_TWILIO_ACCOUNT_SID"}
@@ -184,7 +184,7 @@ def test_a_sqlite_run_that_outlives_its_lease_loses_it_and_does_not_overwrite_th
 
 def test_the_registry_has_the_jobs_of_the_issue():
     assert set(JOBS) >= {"mail-poll", "outbox-email", "outbox-sms", "outbox-whatsapp", "outbox-voice",
-                         "outbox-webhook", "sla-sweep", "escalation-reminders", "auto-close"}
+                         "outbox-webhook", "sla-sweep", "escalation-reminders", "auto-close", "daily-report"}
 
 
 @pytest.mark.parametrize("name", ALWAYS_ON)

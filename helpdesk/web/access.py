@@ -18,3 +18,19 @@ def admin_required(view):
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def roles_required(*roles: str):
+    """Only officers with one of ``roles`` (system administrators always)."""
+
+    def decorate(view):
+        @wraps(view)
+        @login_required
+        def wrapper(*args, **kwargs):
+            if not (current_user.is_admin or current_user.role in roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

@@ -280,9 +280,9 @@ def _pending(office: Office, now: datetime) -> list[dict[str, Any]]:
         .outerjoin(Staff, Staff.id == Ticket.assignee_id)
         .where(Ticket.office_id == office.id, Ticket.status == Status.PENDING.value)
         .order_by(Ticket.received_at)).all()
-    calendar = calendar_for(office)
+    age = WorkingDayAges(calendar_for(office), now, [received for _, _, received, _ in rows])
     return [{"ref": ref, "subject": subject, "received_at": received.isoformat(), "holder": holder,
-             "age_working_days": working_days_between(calendar, received, now)}
+             "age_working_days": age(received)}
             for ref, subject, received, holder in rows]
 
 
@@ -296,21 +296,35 @@ def _lkpp_open(office: Office, now: datetime) -> list[dict[str, Any]]:
                or_(Escalation.answered_at.is_(None), Escalation.answered_at > now),
                or_(Escalation.closed_at.is_(None), Escalation.closed_at > now))
         .order_by(Escalation.created_at)).all()
-    calendar = calendar_for(office)
+    age = WorkingDayAges(calendar_for(office), now, [sent or created for _, sent, created, *_ in rows])
     return [{"ref": ref, "subject": subject, "channel": channel, "lkpp_ref": number, "reminders": reminders,
-             "sent_at": (sent or created).isoformat(),
-             "age_working_days": working_days_between(calendar, sent or created, now)}
+             "sent_at": (sent or created).isoformat(), "age_working_days": age(sent or created)}
             for channel, sent, created, number, reminders, ref, subject in rows]
+
+
+class WorkingDayAges:
+    """Ages in whole working days at ``now`` (the office's local dates; the start day not counted), for many start
+    moments at once: the working days are counted once, from the earliest start to ``now``."""
+
+    def __init__(self, calendar, now: datetime, starts: Sequence[datetime]) -> None:
+        self.calendar = calendar
+        self.last = calendar.local(now).date()
+        first = min((calendar.local(start).date() for start in starts), default=self.last)
+        self.first = min(first, self.last)
+        self.after: dict[date, int] = {}  # date -> working days strictly after it, up to ``last``
+        count, day = 0, self.last
+        while day >= self.first:
+            self.after[day] = count
+            count += calendar.is_working_day(day)
+            day -= timedelta(days=1)
+
+    def __call__(self, start: datetime) -> int:
+        return self.after.get(self.calendar.local(start).date(), 0)
 
 
 def working_days_between(calendar, start: datetime, end: datetime) -> int:
     """Whole working days from ``start`` to ``end`` (the office's local dates; the start day not counted)."""
-    first, last = calendar.local(start).date(), calendar.local(end).date()
-    days, day = 0, first
-    while day < last:
-        day += timedelta(days=1)
-        days += calendar.is_working_day(day)
-    return days
+    return WorkingDayAges(calendar, end, [start])(start)
 
 
 # -- the quarterly report -----------------------------------------------------------------------------------

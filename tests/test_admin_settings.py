@@ -33,6 +33,8 @@ VALID = {
     "alerts_on_call_phone": "",
     "alerts_start": "07:00",
     "alerts_end": "21:00",
+    "report_time": "07:30",
+    "report_recipients": "",
 }
 
 
@@ -189,3 +191,14 @@ def test_bad_sla_settings_save_nothing(client, admin, changes):
     response = post(client, **changes)
     assert response.status_code == 422
     assert stored() == {}
+
+
+def test_daily_report_recipients_are_checked_and_stored_as_a_list(client, admin):
+    assert post(client, report_recipients="kepala@lpse.example.go.id\nbukan alamat").status_code == 422
+    assert stored() == {}
+    response = post(client, report_time="06:45",
+                    report_recipients=" Kepala@LPSE.example.go.id \n\nukpbj@lpse.example.go.id\n")
+    assert response.status_code == 302
+    values = stored()
+    assert values["reports.daily_time"] == "06:45"
+    assert values["reports.daily_recipients"] == ["kepala@lpse.example.go.id", "ukpbj@lpse.example.go.id"]

@@ -123,6 +123,10 @@ class SettingsForm(FlaskForm):
         InputRequired(), Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", message=_l("Use HH:MM."))])
     alerts_end = StringField(_l("Alerts until (HH:MM)"), validators=[
         InputRequired(), Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", message=_l("Use HH:MM."))])
+    report_time = StringField(_l("Send the daily SLA report at (HH:MM, working days)"), validators=[
+        InputRequired(), Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", message=_l("Use HH:MM."))])
+    report_recipients = TextAreaField(_l("Daily report recipients (one email address per line; empty: the heads of "
+                                         "the LPSE)"), validators=[Length(max=2000)])
     faq_auto_answer = BooleanField(_l("Answer email questions automatically from the FAQ when the match is sure"))
     faq_auto_answer_threshold = DecimalField(_l("Confidence an automatic FAQ answer needs (0.50 to 0.99)"), places=2,
                                              validators=[InputRequired(), NumberRange(min=0.5, max=0.99)])
@@ -144,6 +148,23 @@ class SettingsForm(FlaskForm):
         if parsed is None or not parsed.valid:
             raise ValidationError(_l("Not a valid phone number."))
         self.on_call_value = parsed.value
+
+    def validate_report_recipients(self, field) -> None:
+        """Each non-blank line must be an email address; stores the list in ``recipient_list``."""
+        from email_validator import EmailNotValidError, validate_email
+
+        addresses: list[str] = []
+        for line_number, line in enumerate((field.data or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                address = validate_email(line.strip(), check_deliverability=False).normalized.lower()
+            except EmailNotValidError:
+                raise ValidationError(_l("Line %(n)d (%(value)s) is not an email address.",
+                                         n=line_number, value=line.strip()[:60])) from None
+            if address not in addresses:
+                addresses.append(address)
+        self.recipient_list = addresses
 
     def validate_alerts_end(self, field) -> None:
         if self.alerts_start.data and field.data and field.data <= self.alerts_start.data:
@@ -187,6 +208,8 @@ SETTING_FIELDS = {
     "alerts.voice": "alerts_voice",
     "alerts.recipient": "alerts_recipient",
     "alerts.on_call_phone": "alerts_on_call_phone",
+    "reports.daily_time": "report_time",
+    "reports.daily_recipients": "report_recipients",
 }
 # Settings whose form shape differs from the stored value (a percentage, a list of rules, a time window).
 SHAPED_SETTINGS = ("sla.warning_share", "sla.resolution_targets", "alerts.hours")
@@ -225,6 +248,7 @@ def _settings_values(form: SettingsForm) -> dict[str, object]:
     values["sla.resolution_targets"] = _resolution_rules(form)
     values["alerts.hours"] = [form.alerts_start.data, form.alerts_end.data]
     values["alerts.on_call_phone"] = form.on_call_value
+    values["reports.daily_recipients"] = form.recipient_list
     return values
 
 
@@ -240,6 +264,7 @@ def settings_page():
         current["warning_percent"] = round(100 * float(get_setting("sla.warning_share")))
         current.update(_resolution_fields(get_setting("sla.resolution_targets")))
         current["alerts_start"], current["alerts_end"] = get_setting("alerts.hours")
+        current["report_recipients"] = "\n".join(current["report_recipients"] or [])
         form = SettingsForm(formdata=None, data=current)
     if form.is_submitted():
         if form.validate():

@@ -878,10 +878,16 @@ def _after_last_event(ticket: Ticket, *, now: datetime) -> datetime:
 
 
 def _sweep(now: datetime) -> None:
-    """Run the SLA checks once, as the scheduler would have: warnings, breaches and their notices."""
+    """Run the SLA checks once, as the scheduler would have: warnings, breaches and their notices; then archive
+    and queue the daily report of the last working day, as the morning job would have."""
     from escalation import sweep
 
+    from . import report_archive
+
     sweep.check(now)
+    office = db.session.scalar(select(Office).order_by(Office.id).limit(1))
+    report = report_archive.archive_daily(office, now=now)
+    report_archive.send_daily(report, report_archive.daily_recipients(office), now=now)
 
 
 # -- summary ------------------------------------------------------------------------------------------------

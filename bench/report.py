@@ -16,11 +16,8 @@ and prints the report's headline counts so the figures can be checked against th
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
 import shutil
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -35,18 +32,19 @@ from zoneinfo import ZoneInfo
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import func, insert, select, text  # noqa: E402
+from flask_migrate import upgrade
+from sqlalchemy import func, insert, select, text
 
-import helpdesk  # noqa: E402
-from helpdesk import create_app  # noqa: E402
-from helpdesk.calendars import calendar_for  # noqa: E402
-from helpdesk.cli import ensure_default_office  # noqa: E402
-from helpdesk.extensions import db  # noqa: E402
-from helpdesk.models import Requester, Sequence, Ticket, TicketEvent  # noqa: E402
-from helpdesk.reports import daily_report  # noqa: E402
-from helpdesk.staff import create_staff  # noqa: E402
-from helpdesk.timeutil import as_utc  # noqa: E402
+import helpdesk
+from bench.common import machine_line
+from helpdesk import create_app
+from helpdesk.calendars import calendar_for
+from helpdesk.cli import ensure_default_office
+from helpdesk.extensions import db
+from helpdesk.models import Requester, Sequence, Ticket, TicketEvent
+from helpdesk.reports import daily_report
+from helpdesk.staff import create_staff
+from helpdesk.timeutil import as_utc
 
 SEED = 7007
 BATCH = 10_000
@@ -144,16 +142,6 @@ def _uniform(rows: list[dict]) -> list[dict]:
     """Every row with the same keys (an executemany needs them)."""
     keys = {"first_follow_up_at": None, "follow_up_met": None, "resolved_at": None}
     return [{**keys, **row} for row in rows]
-
-
-def machine_line(app) -> str:
-    with app.app_context():
-        backend = db.engine.dialect.name
-        if backend == "postgresql":
-            with db.engine.connect() as conn:
-                backend += " " + conn.execute(text("SHOW server_version")).scalar_one()
-    return (f"machine: nproc {os.cpu_count()}, python {platform.python_version()}, sqlite {sqlite3.sqlite_version}, "
-            f"backend {backend}")
 
 
 def main(argv: list[str] | None = None) -> None:

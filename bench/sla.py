@@ -22,11 +22,8 @@ of the same mark.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
 import shutil
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -41,9 +38,10 @@ sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Pa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flask_migrate import upgrade
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 
 import helpdesk
+from bench.common import machine_line
 from escalation import sweep
 from helpdesk import create_app
 from helpdesk.calendars import calendar_for
@@ -125,16 +123,6 @@ def timed(app, now: datetime) -> tuple[float, sweep.SweepReport]:
         check(now)
         db.session.remove()
     return elapsed, report
-
-
-def machine_line(app) -> str:
-    with app.app_context():
-        backend = db.engine.dialect.name
-        if backend == "postgresql":
-            with db.engine.connect() as conn:
-                backend += " " + conn.execute(text("SHOW server_version")).scalar_one()
-    return (f"machine: nproc {os.cpu_count()}, python {platform.python_version()}, sqlite {sqlite3.sqlite_version}, "
-            f"backend {backend}")
 
 
 def main(argv: list[str] | None = None) -> None:

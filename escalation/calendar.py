@@ -221,6 +221,14 @@ class WorkingCalendar:
                 return candidate
         raise CalendarError(f"no working day within {MAX_SEARCH_DAYS} days after {day}")
 
+    def previous_working_day(self, day: date) -> date:
+        """The last working day strictly before ``day``."""
+        for offset in range(1, MAX_SEARCH_DAYS):
+            candidate = day - timedelta(days=offset)
+            if self.is_working_day(candidate):
+                return candidate
+        raise CalendarError(f"no working day within {MAX_SEARCH_DAYS} days before {day}")
+
     # -- moments ----------------------------------------------------------------------------------------
 
     def local(self, moment: datetime) -> datetime:
@@ -243,6 +251,45 @@ class WorkingCalendar:
                     return at
             day += timedelta(days=1)
         raise CalendarError(f"no opening within {MAX_SEARCH_DAYS} days after {moment.isoformat()}")
+
+    def last_open_moment(self, moment: datetime) -> datetime:
+        """``moment`` itself during office hours, else the last closing time before it (local, aware)."""
+        at = self.local(moment)
+        day = at.date()
+        for _ in range(MAX_SEARCH_DAYS):
+            window = self.window(day)
+            if window is not None:
+                opening, closing = window
+                if at >= closing:
+                    return closing
+                if at >= opening:
+                    return at
+            day -= timedelta(days=1)
+            at = datetime.combine(day, time.max, self.tz)
+        raise CalendarError(f"no opening within {MAX_SEARCH_DAYS} days before {moment.isoformat()}")
+
+    def working_days_before(self, moment: datetime, days: int) -> datetime:
+        """The moment ``days`` working days before ``moment`` (local, aware): what was received then is exactly
+        ``days`` working days old at ``moment``.
+
+        The reverse of ``follow_up_due``: ``moment`` is first taken back to the last moment the office was open
+        (no working time passes outside office hours), then moved ``days`` working days back at the same local
+        clock time, kept inside that day's office hours. At 10:00 on a Monday one working day before is Friday
+        10:00; on a Saturday it is Thursday at Friday's closing time, kept to Thursday's closing.
+        """
+        if days < 0:
+            raise ValueError("days must not be negative")
+        at = self.last_open_moment(moment)
+        if days == 0:
+            return at
+        day = at.date()
+        for _ in range(days):
+            day = self.previous_working_day(day)
+        window = self.window(day)
+        assert window is not None  # previous_working_day returns working days only
+        opening, closing = window
+        candidate = datetime.combine(day, at.time().replace(tzinfo=None), self.tz)
+        return min(max(candidate, opening), closing)
 
     def follow_up_due(self, received: datetime, *, working_days: int = 1) -> datetime:
         """The follow-up deadline for something received at ``received`` (DESIGN.md §5).

@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from sqlalchemy import and_, case, exists, func, literal, select, union_all
 
-from escalation.calendar import MAX_SEARCH_DAYS, CalendarError, WorkingCalendar
+from escalation.calendar import WorkingCalendar
 
 from .calendars import calendar_for
 from .extensions import db
@@ -299,54 +299,8 @@ def period_weeks(days: Sequence[date]) -> list[tuple[date, date]]:
 
 
 def working_days_before(calendar: WorkingCalendar, now: datetime, days: int) -> datetime:
-    """The moment ``days`` working days before ``now``, in UTC: what was received then is exactly ``days``
-    working days old at ``now``.
-
-    The reverse of the follow-up rule (DESIGN.md §5: one working day is the same local clock time on the next
-    working day): ``now`` is first taken back to the last moment the office was open (no working time passes
-    outside office hours), then moved ``days`` working days back at the same local clock time, kept inside that
-    day's office hours. So at 10:00 on a Monday, one working day before is Friday 10:00; on a Saturday it is
-    Thursday at Friday's closing time, kept to Thursday's closing.
-    """
-    if days < 0:
-        raise ValueError("days must not be negative")
-    at = last_open_moment(calendar, now)
-    if days == 0:
-        return as_utc(at)
-    day = at.date()
-    for _ in range(days):
-        day = previous_working_day(calendar, day)
-    window = calendar.window(day)
-    assert window is not None  # previous_working_day returns working days only
-    opening, closing = window
-    candidate = datetime.combine(day, at.time().replace(tzinfo=None), calendar.tz)
-    return as_utc(min(max(candidate, opening), closing))
-
-
-def last_open_moment(calendar: WorkingCalendar, now: datetime) -> datetime:
-    """``now`` itself during office hours, else the last closing time before it (local, aware)."""
-    at = calendar.local(now)
-    day = at.date()
-    for _ in range(MAX_SEARCH_DAYS):
-        window = calendar.window(day)
-        if window is not None:
-            opening, closing = window
-            if at >= closing:
-                return closing
-            if at >= opening:
-                return at
-        day -= timedelta(days=1)
-        at = datetime.combine(day, time.max, calendar.tz)
-    raise CalendarError(f"no opening within {MAX_SEARCH_DAYS} days before {now.isoformat()}")
-
-
-def previous_working_day(calendar: WorkingCalendar, day: date) -> date:
-    """The last working day strictly before ``day``."""
-    for offset in range(1, MAX_SEARCH_DAYS):
-        candidate = day - timedelta(days=offset)
-        if calendar.is_working_day(candidate):
-            return candidate
-    raise CalendarError(f"no working day within {MAX_SEARCH_DAYS} days before {day}")
+    """The moment ``days`` working days before ``now``, in UTC (see ``WorkingCalendar.working_days_before``)."""
+    return as_utc(calendar.working_days_before(now, days))
 
 
 def age_marks(calendar: WorkingCalendar, now: datetime) -> dict[int, datetime]:

@@ -53,13 +53,7 @@ def local_today(office: Office, now: datetime) -> date:
 
 def previous_working_day(office: Office, today: date) -> date:
     """The last working day before ``today`` in the office's calendar."""
-    calendar = calendar_for(office)
-    day = today - timedelta(days=1)
-    for _ in range(400):
-        if calendar.is_working_day(day):
-            return day
-        day -= timedelta(days=1)
-    raise ReportError("no working day in the year before")
+    return calendar_for(office).previous_working_day(today)
 
 
 def quarter_of(day: date) -> tuple[date, date]:

@@ -54,6 +54,7 @@ def init_app(app: Flask) -> None:
         escalations,
         faq,
         faq_answers,
+        health,
         jobs,
         mail,
         phone,
@@ -67,7 +68,7 @@ def init_app(app: Flask) -> None:
     )
 
     for module in (auth, queue, tickets, phone, admin, mail, walkin, copies, status, twilio, faq_answers, faq,
-                   calendar, escalations, jobs, reports, register, dashboard):
+                   calendar, escalations, jobs, reports, register, dashboard, health):
         app.register_blueprint(module.bp)
 
     login_manager.login_view = "auth.login"

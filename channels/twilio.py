@@ -687,9 +687,13 @@ def _shown(number: str) -> str:
     return "nomor tersembunyi" if _is_hidden(number) else format_phone(number)
 
 
+MAX_WEBHOOK_INT: Final = 7 * 24 * 3600  # a week of seconds: no call, recording or media count is longer
+
+
 def _int(value: str | None) -> int | None:
+    """A count or duration Twilio sent, within [0, a week]; None when absent or not a number."""
     try:
-        return max(int(value), 0) if value not in (None, "") else None
+        return min(max(int(value), 0), MAX_WEBHOOK_INT) if value not in (None, "") else None
     except ValueError:
         return None
 

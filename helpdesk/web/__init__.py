@@ -1,7 +1,7 @@
 """The staff web application: one blueprint per area, thin handlers over the services."""
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -107,6 +107,14 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_failed(error):
         return render_template("web/error.html", code=400, csrf=True), 400
+
+    @app.before_request
+    def refuse_json_bodies():
+        """Every form here posts form data (Twilio too); a JSON body is refused before a form reads it (a JSON
+        string or list would otherwise break Flask-WTF's form wrapping)."""
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.is_json:
+            return render_template("web/error.html", code=415), 415
+        return None
 
     @app.after_request
     def security_headers(response):

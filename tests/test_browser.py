@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from playwright.sync_api import expect
 
 from helpdesk.calendars import calendar_for
 from helpdesk.extensions import db
@@ -137,8 +138,7 @@ def test_call_next_updates_the_now_serving_display(browser, site, office, make_s
         desk.fill("#desk", "Meja 1")
         desk.click("#call-next")
         desk.wait_for_url(f"{site}/walkin/konsultasi/*")
-        screen.wait_for_function(
-            "document.getElementById('current-number').textContent === 'A-001'", timeout=10_000)
+        expect(screen.locator("#current-number")).to_have_text("A-001", timeout=10_000)  # the display polls
         assert screen.locator("#current-desk").inner_text() == "Meja 1"
         assert screen.locator("#waiting-count").inner_text() == "0"
         screen.screenshot(path=str(_artifact("now-serving-display.png")))

@@ -73,3 +73,13 @@ def test_signed_twilio_webhooks_with_odd_parameters_never_answer_500(fuzz_client
         signature = RequestValidator(token).compute_signature("http://localhost" + path, params)
         response = fuzz_client.post(path, data=params, headers={"X-Twilio-Signature": signature})
         assert response.status_code < 500, (path, params, response.status_code)
+
+
+def test_staff_pages_run_under_a_csp_without_inline_script_or_style(client, login, make_staff):
+    login(client, make_staff(role="admin"))
+    for path in ("/", "/admin/settings", "/laporan/harian", "/dasbor", "/admin/kalender"):
+        response = client.get(path, follow_redirects=True)
+        policy = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
+        assert "frame-ancestors 'none'" in policy, path
+        assert " style=\"" not in response.get_data(as_text=True), path

@@ -463,7 +463,7 @@ def test_a_request_over_the_size_limit_gets_a_clear_page(client, app, office, ki
 def test_malformed_kiosk_posts_never_fail_the_server(client, office, kiosk_url, body):
     limiter.reset()
     response = client.post(kiosk_url, **body)
-    assert response.status_code in (400, 413, 422)
+    assert response.status_code in (400, 413, 415, 422)  # 415: a JSON body is refused before the form reads it
     assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0
     for url in (f"{kiosk_url}/saran?q=%00%ff", f"/display/{office.code}/state?x=%00", f"{kiosk_url}/tanda-terima/%00"):
         assert client.get(url).status_code < 500

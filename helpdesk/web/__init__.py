@@ -30,6 +30,9 @@ CONSULTATION_OUTCOME_LABELS = {"solved": _l("Solved"), "pending": _l("Pending: f
                                "escalate": _l("Escalate")}
 
 
+STAFF_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+             "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
 PAUSE_LABELS = {"requester": _l("Paused: waiting on the requester"), "lkpp": _l("Paused: waiting on LKPP"),
                 "resolved": _l("Paused: resolved")}
 
@@ -121,6 +124,8 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        # No inline script or style anywhere; pages that need less (an email's HTML, public pages) set their own.
+        response.headers.setdefault("Content-Security-Policy", STAFF_CSP)
         return response
 
 

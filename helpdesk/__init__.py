@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Flask, request, session
 from sqlalchemy import event
@@ -28,6 +29,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("HELPDESK")
     app.config.update(overrides or {})
     resolve_paths(app.config, app.instance_path)
+    if app.config.get("SESSION_COOKIE_SECURE") is None:
+        app.config["SESSION_COOKIE_SECURE"] = str(app.config.get("PUBLIC_BASE_URL") or "").startswith("https://")
 
     if int(app.config["TRUSTED_PROXIES"]) > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix

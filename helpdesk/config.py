@@ -26,6 +26,10 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: an officer may keep a form open all day
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # Secure (HTTPS-only) session cookies: None means "when PUBLIC_BASE_URL is https". An officer idle this long is
+    # signed out (minutes; 0: never).
+    SESSION_COOKIE_SECURE: bool | None = None
+    SESSION_IDLE_MINUTES = 240
     QUEUE_PAGE_SIZE = 50
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCKOUT_MINUTES = 15
@@ -72,6 +76,13 @@ class Config:
     # A diagnostic: when set, the "probe" job appends "holder start end" to this file on each run, to check that
     # several workers on one database never run a job at the same time.
     JOB_PROBE_FILE: str | None = None
+
+    # Monitoring (helpdesk/health.py). /healthz fails when a due outbox message has waited longer than this, and
+    # when the jobs have stopped, unless HEALTH_REQUIRE_SCHEDULER is off (a deployment that runs no jobs on purpose).
+    # With METRICS_TOKEN set, /metrics asks for "Authorization: Bearer <token>".
+    HEALTH_OUTBOX_MAX_MINUTES = 30
+    HEALTH_REQUIRE_SCHEDULER = True
+    METRICS_TOKEN: str | None = None
 
     # The address people reach this service at (https://helpdesk.lpse.example.go.id), for links in SMS, receipts
     # and emails, and for checking Twilio's signatures behind a reverse proxy. Default: the request's own URL.

@@ -83,3 +83,24 @@ def test_staff_pages_run_under_a_csp_without_inline_script_or_style(client, logi
         assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
         assert "frame-ancestors 'none'" in policy, path
         assert " style=\"" not in response.get_data(as_text=True), path
+
+
+def test_an_idle_officer_is_signed_out(app, client, login, make_staff):
+    import time
+
+    login(client, make_staff(role="helpdesk"))
+    assert client.get("/phone/new").status_code == 200
+    with client.session_transaction() as session:
+        session["seen_at"] = int(time.time()) - 5 * 3600  # five hours without a request
+    response = client.get("/phone/new")
+    assert response.status_code == 302 and response.location.startswith("/login")
+    with client.session_transaction() as session:
+        assert "_user_id" not in session
+
+
+def test_session_cookies_are_secure_behind_https():
+    from helpdesk import create_app
+
+    assert create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "PUBLIC_BASE_URL": "https://helpdesk.example.go.id"}
+                      ).config["SESSION_COOKIE_SECURE"] is True
+    assert create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}).config["SESSION_COOKIE_SECURE"] is False

@@ -1,9 +1,12 @@
 """The staff web application: one blueprint per area, thin handlers over the services."""
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+import time
+
+from flask import Flask, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 
 from .. import formatting
@@ -110,6 +113,22 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_failed(error):
         return render_template("web/error.html", code=400, csrf=True), 400
+
+    @app.before_request
+    def sign_out_when_idle():
+        """An officer idle for SESSION_IDLE_MINUTES is signed out; the next page asks for the password again."""
+        minutes = int(app.config.get("SESSION_IDLE_MINUTES") or 0)
+        if not minutes or not current_user.is_authenticated:
+            return None
+        now = int(time.time())
+        last = session.get("seen_at")
+        if isinstance(last, int) and now - last > minutes * 60:
+            logout_user()
+            session.clear()
+            flash(_l("You were signed out after %(n)d minutes without activity.", n=minutes), "warning")
+            return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+        session["seen_at"] = now
+        return None
 
     @app.before_request
     def refuse_json_bodies():

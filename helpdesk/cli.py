@@ -199,6 +199,44 @@ def demo_command() -> None:
     click.echo(summary)
 
 
+@cli.command("backup")
+@click.argument("dest", type=click.Path())
+@with_appcontext
+def backup_command(dest: str) -> None:
+    """Write one archive of the database and every blob to DEST: a directory, or a .tar.gz or .tar file name.
+
+    Prints the archive's path on the first line, then its size and what it holds.
+    """
+    from .backup import BackupError, create_backup
+
+    try:
+        result = create_backup(dest)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(str(result.path))
+    click.echo(result.line())
+
+
+@cli.command("restore")
+@click.argument("src", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace the data of an instance that is not empty.")
+@with_appcontext
+def restore_command(src: str, force: bool) -> None:
+    """Check the backup archive SRC completely, then restore it into this empty instance and upgrade its schema.
+
+    A damaged archive, another database backend or (without --force) an instance holding data is refused
+    before anything changes. Stop the server and the workers first.
+    """
+    from .backup import restore_backup
+    from .errors import HelpdeskError
+
+    try:
+        result = restore_backup(src, force=force)
+    except HelpdeskError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(result.line())
+
+
 @cli.group("sla")
 def sla_group() -> None:
     """The follow-up clock."""

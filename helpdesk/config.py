@@ -117,6 +117,12 @@ class Config:
     KIOSK_RATE_LIMIT = "20 per 10 minutes"  # submissions per client
     STATUS_RATE_LIMIT = "10 per 10 minutes"  # status look-ups per client
 
+    # Scheduled backups (helpdesk/backup.py, the ``backup`` job): an archive in BACKUP_DIR every
+    # BACKUP_INTERVAL_SECONDS, keeping this instance's newest BACKUP_KEEP. No directory: the job is off.
+    BACKUP_DIR: str | None = None
+    BACKUP_KEEP = 14
+    BACKUP_INTERVAL_SECONDS = 24 * 60 * 60
+
 
 def resolve_paths(config: MutableMapping[str, Any], instance_path: str) -> None:
     """Fill the data directory, database URL and secret key from the environment and defaults."""

@@ -375,6 +375,19 @@ def daily_report(app: Flask, now: datetime | None = None) -> str:
     return f"{run_daily_reports(now=now)} daily report(s) sent"
 
 
+def _no_backup_dir(config: Mapping[str, Any]) -> str | None:
+    return None if config.get("BACKUP_DIR") else "no backup directory configured (HELPDESK_BACKUP_DIR)"
+
+
+@job("backup", every="BACKUP_INTERVAL_SECONDS", off=_no_backup_dir,
+     description=_l("Back up the database and the attachments, keeping the newest archives"))
+def backup(app: Flask, now: datetime | None = None) -> str:
+    """Write an archive to BACKUP_DIR when the newest is an interval old, and keep the newest BACKUP_KEEP."""
+    from .backup import scheduled_backup
+
+    return scheduled_backup(every=interval_seconds(JOBS["backup"], app.config), now=now)
+
+
 def _no_probe(config: Mapping[str, Any]) -> str | None:
     return None if config.get("JOB_PROBE_FILE") else "JOB_PROBE_FILE is not set"
 

@@ -15,6 +15,8 @@ PUBLIC_ENDPOINTS = {
     "faq_answers.answer",
     # the public FAQ page and its entries
     "faq.public_index", "faq.public_entry",
+    # monitoring: the health checks and the Prometheus metrics (the latter optionally behind METRICS_TOKEN)
+    "health.healthz", "health.metrics",
 }
 # Twilio's webhooks need no login but a valid X-Twilio-Signature: without one they answer 403.
 SIGNED_PREFIX = "twilio."

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -99,6 +100,9 @@ class NoOffice(HelpdeskError):
     """No office exists yet, so a call or a message has nowhere to go."""
 
 
+SID: Final = re.compile(r"[A-Z]{2}[0-9A-Za-z]{1,62}")  # Twilio: two letters and 32 hex digits; fits the columns
+
+
 @dataclass(frozen=True, eq=False)
 class Webhook:
     """One request from Twilio as it was signed: the URL Twilio requested, its POST parameters, the signature."""
@@ -110,6 +114,13 @@ class Webhook:
     def get(self, name: str) -> str:
         """A parameter's value, stripped; empty when Twilio did not send it."""
         return (self.params.get(name) or "").strip()
+
+    def sid(self, name: str) -> str:
+        """A Twilio SID parameter (letters and digits, at most 64); empty when absent, BadWebhook when malformed."""
+        value = self.get(name)
+        if value and not SID.fullmatch(value):
+            raise BadWebhook(f"{name} is not a Twilio SID")
+        return value
 
 
 @dataclass(frozen=True)
@@ -255,7 +266,7 @@ def dial_finished(hook: Webhook, *, urls: VoiceUrls, now: datetime) -> str:
 
 def desk_answered(hook: Webhook, *, now: datetime) -> None:
     """A desk phone picked up (its leg's status callback): note which desk took the call."""
-    parent_sid = hook.get("ParentCallSid")
+    parent_sid = hook.sid("ParentCallSid")
     if not parent_sid:
         raise BadWebhook("ParentCallSid is missing")
     call = _locked_call(parent_sid)
@@ -272,7 +283,7 @@ def voicemail_recorded(hook: Webhook, *, now: datetime) -> str:
     url = hook.get("RecordingUrl")
     if not url:
         return goodbye_twiml(SAY_NO_MESSAGE)
-    recording_sid = hook.get("RecordingSid") or None
+    recording_sid = hook.sid("RecordingSid") or None
     if call.recording_url == url and call.recording_sid == recording_sid:
         return goodbye_twiml(SAY_THANKS)  # the same recording told twice
     call.recording_url, call.recording_sid = url, recording_sid
@@ -380,7 +391,7 @@ def take_message(hook: Webhook, *, now: datetime) -> MessageResult:
     The same Message SID is taken once. A new ticket's sender is texted the ticket number through the outbox.
     Media stay at Twilio: their URLs and types are recorded on the event, not downloaded. Flushes.
     """
-    sid = hook.get("MessageSid") or hook.get("SmsMessageSid")
+    sid = hook.sid("MessageSid") or hook.sid("SmsMessageSid")
     sender = hook.get("From")
     if not sid or not sender:
         raise BadWebhook("MessageSid or From is missing")
@@ -430,7 +441,7 @@ def message_status(hook: Webhook, *, now: datetime) -> None:
     Twilio took the message (the outbox row is ``sent``) but the carrier or WhatsApp could not deliver it
     (``failed``, ``undelivered``); any other status is only logged. Flushes.
     """
-    sid, status = hook.get("MessageSid"), hook.get("MessageStatus")
+    sid, status = hook.sid("MessageSid"), hook.get("MessageStatus")
     if not sid or not status:
         raise BadWebhook("MessageSid or MessageStatus is missing")
     message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.external_id == sid).with_for_update())
@@ -557,7 +568,7 @@ def _delivery_errors() -> Iterator[None]:
 
 def _call_for(hook: Webhook, *, now: datetime) -> CallLog:
     """The call's log, locked for this transaction; created from the webhook the first time the call is heard of."""
-    sid = hook.get("CallSid")
+    sid = hook.sid("CallSid")
     if not sid:
         raise BadWebhook("CallSid is missing")
     call = _locked_call(sid)

@@ -84,6 +84,9 @@ def find_requester(*, email: str | None = None, phone: str | None = None) -> Req
     return None
 
 
+NAME_MAX = 200  # the name and organization columns
+
+
 def find_or_create_requester(*, name: str, email: str | None = None, phone: str | None = None,
                              organization: str | None = None, spse_role: str | None = None,
                              address: str | None = None) -> Requester:
@@ -103,17 +106,18 @@ def find_or_create_requester(*, name: str, email: str | None = None, phone: str 
         # Same phone, another known email: a colleague on a shared office line, not the same person.
         requester = None
     if requester is None:
-        requester = Requester(name=(name or "").strip() or (email or (parsed.value if parsed else "")))
+        requester = Requester(name=((name or "").strip() or (email or (parsed.value if parsed else "")))[:NAME_MAX])
         db.session.add(requester)
     elif name and name.strip():
-        requester.name = name.strip()
+        requester.name = name.strip()[:NAME_MAX]
     if email and not requester.email:
         requester.email = email
     if parsed is not None and (not requester.phone or parsed.valid):
         requester.phone, requester.phone_valid = parsed.value, parsed.valid
-    for field, value in (("organization", organization), ("spse_role", spse_role), ("address", address)):
+    for field, value, limit in (("organization", organization, NAME_MAX), ("spse_role", spse_role, 20),
+                                ("address", address, 2000)):
         if value and value.strip():
-            setattr(requester, field, value.strip())
+            setattr(requester, field, value.strip()[:limit])
     db.session.flush()
     return requester
 

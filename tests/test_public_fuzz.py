@@ -63,7 +63,7 @@ def test_signed_twilio_webhooks_with_odd_parameters_never_answer_500(fuzz_client
     rng = random.Random(SEED + 2)
     names = ("CallSid", "From", "To", "Body", "CallStatus", "DialCallStatus", "CallDuration", "RecordingUrl",
              "RecordingSid", "RecordingDuration", "MessageSid", "MessageStatus", "NumMedia", "MediaUrl0",
-             "MediaContentType0", "ErrorCode")
+             "MediaContentType0", "ErrorCode", "ProfileName", "ParentCallSid", "SmsMessageSid")
     values = ("", "+62215550100", "+6281234567890", "0812", "anonymous", "-1", "99999999999", "completed",
               "no-answer", "CA" + "1" * 32, "SM" + "2" * 32, "x" * 5000, "ñ€😀", "<script>", "https://evil.example/x")
     paths = [path for path in PUBLIC_POSTS if path.startswith("/twilio")]

@@ -20,7 +20,6 @@ import random
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -36,8 +35,7 @@ from flask_migrate import upgrade
 from sqlalchemy import func, insert, select, text
 
 import helpdesk
-from bench.common import machine_line
-from helpdesk import create_app
+from bench.common import bench_app, machine_line
 from helpdesk.calendars import calendar_for
 from helpdesk.cli import ensure_default_office
 from helpdesk.extensions import db
@@ -151,10 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", help="an EMPTY database (default: SQLite in a temporary directory)")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-report-"))
-    url = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "DATA_DIR": str(workdir), "TESTING": False,
-                      "DEFAULT_OFFICE_NAME": "LPSE Kabupaten Sukamaju", "DEFAULT_OFFICE_PREFIX": "SKM"})
+    app, workdir = bench_app(args.database_url, prefix="bench-report-")
     try:
         started = time.perf_counter()
         counts = build(app, args.tickets, args.days, random.Random(SEED))

@@ -26,7 +26,6 @@ import random
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,9 +40,8 @@ from flask_migrate import upgrade
 from sqlalchemy import func, insert, select
 
 import helpdesk
-from bench.common import machine_line
+from bench.common import bench_app, machine_line
 from escalation import sweep
-from helpdesk import create_app
 from helpdesk.calendars import calendar_for
 from helpdesk.cli import ensure_default_office
 from helpdesk.extensions import db
@@ -131,10 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", help="an EMPTY database (default: SQLite in a temporary directory)")
     parser.add_argument("--runs", type=int, default=5, help="steady-state sweeps, 5 minutes apart")
     args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-sla-"))
-    url = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "DATA_DIR": str(workdir), "TESTING": False,
-                      "DEFAULT_OFFICE_NAME": "LPSE Kabupaten Sukamaju", "DEFAULT_OFFICE_PREFIX": "SKM"})
+    app, workdir = bench_app(args.database_url, prefix="bench-sla-")
     try:
         started = time.perf_counter()
         build(app, args.tickets, random.Random(SEED))

@@ -16,7 +16,7 @@ import io
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -31,9 +31,10 @@ from .errors import ValidationError
 from .extensions import db
 from .formatting import local_datetime, short_datetime
 from .models import Office, Ticket, TicketEvent
+from .reports import local_bounds
 from .requesters import format_phone
 from .states import STATUS_LABELS, Status
-from .timeutil import as_utc, utcnow
+from .timeutil import utcnow
 from .vocab import Channel, Level, ProblemKind, SpseRole, StaffRole, TicketType, Urgency, label
 
 # The register's name in Standar LPSE; the printed title, in every language (like the consultation form's).
@@ -186,7 +187,7 @@ def register_rows(office: Office, start: date, end: date) -> list[RegisterRow]:
     register reads. Raises ValidationError for a period ``check_period`` refuses. Reads only.
     """
     check_period(start, end)
-    since, until = period_bounds(office, start, end)
+    since, until = local_bounds(office, start, end)
     in_period = (Ticket.office_id == office.id, Ticket.received_at >= since, Ticket.received_at < until)
     found = list(db.session.scalars(
         select(Ticket).where(*in_period)
@@ -334,18 +335,6 @@ def parse_period(raw_start: str | None, raw_end: str | None, *, today: date) -> 
 def default_period(today: date) -> tuple[date, date]:
     """The current month up to ``today``."""
     return today.replace(day=1), today
-
-
-def office_today(office: Office, now: datetime | None = None) -> date:
-    """Today's date in the office's zone."""
-    return as_utc(now or utcnow()).astimezone(ZoneInfo(office.timezone)).date()
-
-
-def period_bounds(office: Office, start: date, end: date) -> tuple[datetime, datetime]:
-    """The UTC moments the local dates ``start`` to ``end`` (inclusive) cover: [first midnight, midnight after)."""
-    zone = ZoneInfo(office.timezone)
-    return (as_utc(datetime.combine(start, time(0), zone)),
-            as_utc(datetime.combine(end + timedelta(days=1), time(0), zone)))
 
 
 def _parse_day(raw: str) -> date:

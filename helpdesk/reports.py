@@ -316,11 +316,6 @@ class WorkingDayAges:
         return self.after.get(self.calendar.local(start).date(), 0)
 
 
-def working_days_between(calendar, start: datetime, end: datetime) -> int:
-    """Whole working days from ``start`` to ``end`` (the office's local dates; the start day not counted)."""
-    return WorkingDayAges(calendar, end, [start])(start)
-
-
 # -- the quarterly report -----------------------------------------------------------------------------------
 
 # The headline figures compared quarter on quarter: (name, path into the figures).

@@ -17,6 +17,7 @@ from flask_login import current_user, login_required
 from .. import register
 from ..errors import ValidationError
 from ..formatting import local_datetime
+from ..reports import local_today
 from ..timeutil import utcnow
 
 bp = Blueprint("register", __name__, url_prefix="/register")
@@ -85,7 +86,7 @@ bp.record_once(_add_download_rules)
 def _period() -> tuple[date, date]:
     """The period asked for (``dari``, ``sampai``), or the current month up to the office's today."""
     return register.parse_period(request.args.get("dari"), request.args.get("sampai"),
-                                  today=register.office_today(current_user.office))
+                                  today=local_today(current_user.office, utcnow()))
 
 
 def _refused(message: str):

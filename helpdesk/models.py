@@ -105,6 +105,7 @@ class Requester(db.Model):
     phone_valid: Mapped[bool] = mapped_column(Boolean, default=True)
     address: Mapped[str | None] = mapped_column(Text)
     npwp: Mapped[str | None] = mapped_column(String(32))
+    nik: Mapped[str | None] = mapped_column(String(16))  # Nomor Induk Kependudukan (KTP number)
     spse_user_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -231,6 +232,7 @@ class Blob(db.Model):
     size: Mapped[int] = mapped_column(Integer)
     content_type: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the file was deleted under retention
 
 
 class Attachment(db.Model):
@@ -246,6 +248,9 @@ class Attachment(db.Model):
     size: Mapped[int] = mapped_column(Integer)
     content_id: Mapped[str | None] = mapped_column(String(250))  # an email part's Content-ID, without <>
     inline: Mapped[bool] = mapped_column(Boolean, default=False)  # shown inside the HTML body (cid:), not listed
+    # A scan of an identity document (KTP, NPWP card, deed): purged under the retention schedule.
+    identity_document: Mapped[bool] = mapped_column(Boolean, default=False)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its file was deleted under retention
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     blob: Mapped[Blob] = relationship()
@@ -330,6 +335,7 @@ class InboundEmail(db.Model):
     filed_folder: Mapped[str | None] = mapped_column(String(200))  # where it was last filed on the server
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    raw_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the raw message was deleted (retention)
 
     ticket: Mapped[Ticket | None] = relationship()
 
@@ -625,6 +631,35 @@ class HolidayOverride(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("day", "office_id", name="uq_holiday_override_day_office"),)
+
+
+class AuditEntry(db.Model):
+    """One line of the audit log: who did or saw what, when, from where (UU 27/2022 accountability).
+
+    Written by helpdesk/audit.py only; never updated. ``actor_label`` keeps the name as given (the email typed at a
+    failed login, "system" for a job) so the line stays meaningful if the account is later removed.
+    """
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    actor_label: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(60))
+    target_type: Mapped[str | None] = mapped_column(String(40))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("office.id"))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    actor: Mapped[Staff | None] = relationship()
+
+    __table_args__ = (
+        Index("ix_audit_log_created_at", "created_at"),
+        Index("ix_audit_log_action", "action", "created_at"),
+        Index("ix_audit_log_target", "target_type", "target_id"),
+        Index("ix_audit_log_actor", "actor_id", "created_at"),
+    )
 
 
 class Setting(db.Model):

@@ -73,6 +73,18 @@ DEFAULTS: dict[str, Any] = {
     # The daily SLA report: local time it goes out on working days, and to whom (empty: the heads of the LPSE).
     "reports.daily_time": "07:30",
     "reports.daily_recipients": [],
+    # -- privacy (UU 27/2022) --
+    # Roles that see NPWP and NIK whole (system administrators always do); the others see the last four digits.
+    "privacy.identity_roles": ["helpdesk", "verifikator", "admin_ppe"],
+    # -- retention --
+    # Months after a ticket is closed before its identity documents and raw emails are deleted (0: never). The
+    # ticket, its text and its events stay; each purge is in the audit log.
+    "retention.months": 24,
+    # What is purged: "identity" (attachments marked as identity documents, and raw emails) or "all" (every
+    # attachment, and raw emails).
+    "retention.scope": "identity",
+    # File names marked as identity documents when they arrive (a regular expression, case-insensitive).
+    "retention.identity_pattern": r"ktp|npwp|nik|identitas|kartu[ _-]?keluarga|paspor|akta|siup|nib",
 }
 
 

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install translations extract-messages bench clean
+.PHONY: run test audit install translations extract-messages bench clean
 
 run: $(VENV)/.installed translations
 	$(BIN)/helpdesk init </dev/null
@@ -17,11 +17,16 @@ test: $(VENV)/.installed-test translations
 	scripts/ensure-dovecot
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Known vulnerabilities in the installed dependencies (pip-audit; CI runs it after the tests).
+audit: $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e '.[audit]'
+	scripts/audit-dependencies $(BIN)/python
+
 install: $(VENV)/.installed
 
 $(VENV)/.venv-created:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip setuptools
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.venv-created setup.cfg pyproject.toml

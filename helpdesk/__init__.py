@@ -10,7 +10,7 @@ from flask import Flask, request, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from .config import Config, resolve_paths
+from .config import Config, read_text_settings, resolve_paths
 from .extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -27,8 +27,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_object(Config)
     app.config.from_pyfile("helpdesk.cfg", silent=True)
     app.config.from_prefixed_env("HELPDESK")
+    read_text_settings(app.config)
     app.config.update(overrides or {})
     resolve_paths(app.config, app.instance_path)
+    from . import logsafe
+
+    logsafe.install(app)  # before anything logs: no secret or whole NIK/NPWP reaches a log line
     if app.config.get("SESSION_COOKIE_SECURE") is None:
         app.config["SESSION_COOKIE_SECURE"] = str(app.config.get("PUBLIC_BASE_URL") or "").startswith("https://")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 
 import click
 from apscheduler.schedulers.base import BaseScheduler
@@ -13,7 +13,7 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from . import MIGRATIONS_DIR, create_app
+from . import MIGRATIONS_DIR, audit, create_app
 from .cli_calendar import calendar_group
 from .extensions import db
 from .models import DEFAULT_OFFICE_HOURS, Office, Staff
@@ -50,9 +50,21 @@ def init_command() -> None:
         click.echo("No admin yet. Set HELPDESK_ADMIN_EMAIL and HELPDESK_ADMIN_PASSWORD and run `helpdesk init` "
                    "again, or run it at a terminal to be asked (`helpdesk demo` creates a demo admin).")
         return
-    create_staff(office=office, email=email, name="Administrator", role=StaffRole.ADMIN.value, password=password)
+    admin = create_staff(office=office, email=email, name="Administrator", role=StaffRole.ADMIN.value,
+                         password=password)
+    audit.record("staff.created", target=admin, actor_label=cli_actor(), email=admin.email, role=admin.role)
     db.session.commit()
     click.echo(f"Admin {email} created.")
+
+
+def cli_actor() -> str:
+    """The audit log's actor for a command run at a terminal: ``cli:<operating-system user>``."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (a bare container)
+        return f"cli:uid {os.getuid()}" if hasattr(os, "getuid") else "cli"
 
 
 def ensure_default_office() -> Office:
@@ -85,7 +97,10 @@ def serve_command(host: str, port: int, threads: int, no_jobs: bool) -> None:
         jobs = _start_jobs(app, blocking=False)
     click.echo(f"LPSE Helpdesk on http://{host}:{port}/")
     try:
-        serve(app, host=host, port=port, threads=threads, ident="lpse-helpdesk")
+        # Waitress drops X-Forwarded-* headers unless told otherwise; behind a trusted proxy, ProxyFix reads them.
+        behind_proxy = int(app.config["TRUSTED_PROXIES"]) > 0
+        serve(app, host=host, port=port, threads=threads, ident="lpse-helpdesk",
+              clear_untrusted_proxy_headers=not behind_proxy)
     finally:
         if jobs is not None and jobs.running:
             jobs.shutdown(wait=False)
@@ -213,6 +228,9 @@ def backup_command(dest: str) -> None:
         result = create_backup(dest)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
+    audit.record("backup.created", target_type="backup", target_id=result.path.name, actor_label=cli_actor(),
+                 size=result.size, backend=result.backend, revision=result.revision)
+    db.session.commit()
     click.echo(str(result.path))
     click.echo(result.line())
 
@@ -234,6 +252,11 @@ def restore_command(src: str, force: bool) -> None:
         result = restore_backup(src, force=force)
     except HelpdeskError as exc:
         raise click.ClickException(str(exc)) from None
+    # Written into the restored database: its log then says when and from what it was restored.
+    audit.record("backup.restored", target_type="backup", target_id=result.source.name, actor_label=cli_actor(),
+                 made=result.created_at, backend=result.backend, schema={"old": result.revision_restored,
+                                                                         "new": result.revision_now}, force=force)
+    db.session.commit()
     click.echo(result.line())
 
 
@@ -315,7 +338,8 @@ def staff_group() -> None:
 @with_appcontext
 def staff_add_command(email: str, name: str, role: str, password: str) -> None:
     """Add an officer to the first office."""
-    create_staff(office=ensure_default_office(), email=email, name=name, role=role, password=password)
+    staff = create_staff(office=ensure_default_office(), email=email, name=name, role=role, password=password)
+    audit.record("staff.created", target=staff, actor_label=cli_actor(), email=staff.email, role=staff.role)
     db.session.commit()
     click.echo(f"{email} added as {role}.")
 
@@ -378,7 +402,6 @@ def mail_import_command(files: tuple[str, ...], office_code: str | None) -> None
 
     Prints one line per file: the ticket reference, duplicate, ignored: REASON or quarantined: REASON.
     """
-    from datetime import timezone
     from pathlib import Path
 
     from channels.email.intake import ingest
@@ -389,7 +412,7 @@ def mail_import_command(files: tuple[str, ...], office_code: str | None) -> None
     try:
         for name in files:
             path = Path(name)
-            received = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+            received = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
             result = ingest(path.read_bytes(), received_at=received, office=office, source="import")
             click.echo(f"{name}: {result.line()}")
     finally:

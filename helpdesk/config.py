@@ -7,9 +7,12 @@ Values are overridden, in order, by ``instance/helpdesk.cfg``, by ``HELPDESK_*``
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import time
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
-from typing import Any, MutableMapping
+from typing import Any
 
 
 class Config:
@@ -116,6 +119,9 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     KIOSK_RATE_LIMIT = "20 per 10 minutes"  # submissions per client
     STATUS_RATE_LIMIT = "10 per 10 minutes"  # status look-ups per client
+    # Sign-in attempts per client address, whatever the account: against guessing passwords across accounts
+    # (each account also locks after LOGIN_MAX_FAILURES).
+    LOGIN_RATE_LIMIT = "20 per minute; 200 per hour"
 
     # Scheduled backups (helpdesk/backup.py, the ``backup`` job): an archive in BACKUP_DIR every
     # BACKUP_INTERVAL_SECONDS, keeping this instance's newest BACKUP_KEEP. No directory: the job is off.
@@ -136,6 +142,9 @@ def resolve_paths(config: MutableMapping[str, Any], instance_path: str) -> None:
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret(data_dir)
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # A pooled connection from before a database restart is tested before use instead of failing a request.
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, **(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})}
 
 
 def normalise_database_url(url: str) -> str:
@@ -147,11 +156,37 @@ def normalise_database_url(url: str) -> str:
 
 
 def _instance_secret(data_dir: Path) -> str:
-    """A secret key generated once per data directory, so sessions survive restarts without configuration."""
+    """A secret key generated once per data directory, so sessions survive restarts without configuration.
+
+    Created owner-only and exclusively: processes starting together on a new data directory agree on one key.
+    """
     path = data_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
     key = secrets.token_hex(32)
-    path.write_text(key)
-    path.chmod(0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process may be writing it this instant
+            existing = path.read_text().strip()
+            if existing:
+                return existing
+            time.sleep(0.02)
+        raise RuntimeError(f"{path} is empty: remove it and start again") from None
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
     return key
+
+
+# Settings that are text whatever they look like: the environment's raw value, not its JSON reading (an
+# all-digit password or secret key would otherwise arrive as a number).
+TEXT_SETTING = re.compile(r"(SECRET_KEY|PASSWORD|TOKEN|_USER|_USERNAME|_SID)$")
+
+
+def read_text_settings(config: MutableMapping[str, Any], environ: Mapping[str, str] = os.environ) -> None:
+    """Undo ``from_prefixed_env``'s JSON reading for text settings, and accept comma-separated address lists."""
+    for name, raw in environ.items():
+        key = name.removeprefix("HELPDESK_")
+        if name.startswith("HELPDESK_") and TEXT_SETTING.search(key):
+            config[key] = raw
+    own = config.get("MAIL_OWN_ADDRESSES")
+    if isinstance(own, str):
+        config["MAIL_OWN_ADDRESSES"] = [part.strip() for part in own.split(",") if part.strip()]

@@ -35,6 +35,10 @@ VALID = {
     "alerts_end": "21:00",
     "report_time": "07:30",
     "report_recipients": "",
+    "identity_roles": ["helpdesk", "verifikator", "admin_ppe"],
+    "retention_months": "24",
+    "retention_scope": "identity",
+    "retention_identity_pattern": DEFAULTS["retention.identity_pattern"],
 }
 
 
@@ -202,3 +206,61 @@ def test_daily_report_recipients_are_checked_and_stored_as_a_list(client, admin)
     values = stored()
     assert values["reports.daily_time"] == "06:45"
     assert values["reports.daily_recipients"] == ["kepala@lpse.example.go.id", "ukpbj@lpse.example.go.id"]
+
+
+def test_privacy_and_retention_settings_are_shown_and_stored(client, admin):
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert 'id="settings-privacy"' in page
+    for role in ("helpdesk", "verifikator", "admin_ppe"):
+        assert re.search(rf'<input checked[^>]*name="identity_roles"[^>]*value="{role}"', page), role
+    assert not re.search(r'<input checked[^>]*name="identity_roles"[^>]*value="kepala"', page)
+    assert 'value="admin"' not in re.search(r'id="identity-roles".*?</fieldset>', page, flags=re.DOTALL).group(0)
+    assert re.search(r'name="retention_months"[^>]*value="24"', page)
+    response = post(client, identity_roles=["verifikator", "kepala"], retention_months="0", retention_scope="all",
+                    retention_identity_pattern="ktp|npwp")
+    assert response.status_code == 302
+    values = stored()
+    assert values["privacy.identity_roles"] == ["verifikator", "kepala"]
+    assert values["retention.months"] == 0 and values["retention.scope"] == "all"
+    assert values["retention.identity_pattern"] == "ktp|npwp"
+    data = {**VALID}
+    del data["identity_roles"]  # every box unticked: only administrators see the numbers whole
+    assert client.post("/admin/settings", data=data).status_code == 302
+    assert stored()["privacy.identity_roles"] == []
+
+
+@pytest.mark.parametrize("changes", [
+    {"retention_months": "121"}, {"retention_months": "-1"}, {"retention_months": ""},
+    {"retention_scope": "everything"}, {"identity_roles": ["admin"]}, {"identity_roles": ["root"]},
+    {"retention_identity_pattern": ""},
+], ids=["months-high", "months-negative", "months-blank", "scope", "role-admin", "role-unknown", "pattern-blank"])
+def test_bad_privacy_and_retention_settings_save_nothing(client, admin, changes):
+    assert post(client, **changes).status_code == 422
+    assert stored() == {}
+
+
+def test_a_retention_pattern_that_does_not_compile_is_refused_with_the_error(client, admin, english):
+    response = post(client, retention_identity_pattern="ktp|(npwp")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert re.search(r'name="retention_identity_pattern"[^>]*is-invalid|is-invalid[^>]*name="retention_identity_pattern"',
+                     page)
+    assert "Not a valid regular expression: missing ), unterminated subpattern" in page
+    assert 'value="ktp|(npwp"' in page  # kept for correcting
+    assert stored() == {}
+
+
+def test_a_settings_change_writes_one_audit_line_with_old_and_new_values(client, admin):
+    from helpdesk.models import AuditEntry
+
+    assert post(client, ring_seconds="20", identity_roles=["verifikator"]).status_code == 302
+    line = db.session.query(AuditEntry).filter_by(action="settings.changed").one()
+    assert line.actor_id == admin.id and line.target_type == "setting"
+    assert line.detail["changes"] == {
+        "mail.signature": {"old": "Helpdesk LPSE", "new": "Helpdesk LPSE Kabupaten Uji"},
+        "phone.ring_seconds": {"old": 15, "new": 20},
+        "privacy.identity_roles": {"old": ["helpdesk", "verifikator", "admin_ppe"], "new": ["verifikator"]}}
+    assert post(client, ring_seconds="20", identity_roles=["verifikator"]).status_code == 302  # nothing changed
+    assert db.session.query(AuditEntry).filter_by(action="settings.changed").count() == 1
+    assert post(client, ring_seconds="4").status_code == 422  # refused: no setting and no audit line
+    assert db.session.query(AuditEntry).filter_by(action="settings.changed").count() == 1

@@ -127,7 +127,7 @@ def test_forms_without_csrf_token_are_refused(app, client, login, make_staff, ma
     assert db.session.query(Ticket).count() == 1
     assert [e.kind for e in ticket.events] == ["created"]
     page = client.get(f"/tickets/{ticket.ref}").get_data(as_text=True)
-    forms = re.findall(r"<form[^>]*method=\"post\".*?</form>", page, flags=re.S)
+    forms = re.findall(r"<form[^>]*method=\"post\".*?</form>", page, flags=re.DOTALL)
     assert len(forms) >= 6
     assert all(re.search(r'name="[a-z-]*csrf_token"', form) for form in forms)  # every form has its token
 
@@ -145,3 +145,17 @@ def test_interface_is_indonesian_by_default_with_english_switch(app, client, log
     assert "Log a call" in page()
     client.get("/lang/id")
     assert "Catat telepon" in page()
+
+
+def test_the_audit_log_is_for_admins_and_the_head_only(client, login, make_staff):
+    """/admin/audit and its CSV export: roles_required("kepala") (administrators always)."""
+    audit_paths = [rule.rule for rule in client.application.url_map.iter_rules() if rule.endpoint.startswith("audit.")]
+    assert sorted(audit_paths) == ["/admin/audit", "/admin/audit/export.csv"]
+    expected = {"helpdesk": 403, "verifikator": 403, "admin_ppe": 403, "trainer": 403, "kepala": 200, "admin": 200}
+    officers = {role: make_staff(role=role) for role in expected}
+    for role, status in expected.items():
+        with client.application.app_context():  # a context of its own: the login is this officer's
+            login(client, officers[role])
+            for path in audit_paths:
+                assert client.get(path).status_code == status, (role, path)
+            client.post("/logout")

@@ -53,6 +53,7 @@ def init_app(app: Flask) -> None:
     """Register blueprints, template helpers and error pages."""
     from . import (
         admin,
+        audit,
         auth,
         calendar,
         copies,
@@ -74,7 +75,7 @@ def init_app(app: Flask) -> None:
     )
 
     for module in (auth, queue, tickets, phone, admin, mail, walkin, copies, status, twilio, faq_answers, faq,
-                   calendar, escalations, jobs, reports, register, dashboard, health):
+                   calendar, escalations, jobs, reports, register, dashboard, health, audit):
         app.register_blueprint(module.bp)
 
     login_manager.login_view = "auth.login"
@@ -102,6 +103,10 @@ def init_app(app: Flask) -> None:
         consultation_outcome_label=lambda value: CONSULTATION_OUTCOME_LABELS.get(value, value),
     )
 
+    from . import failures
+
+    failures.init_app(app)  # database unreachable (503) and unexpected errors (500), without the database
+
     @app.errorhandler(404)
     def not_found(error):
         return render_template("web/error.html", code=404), 404
@@ -123,6 +128,10 @@ def init_app(app: Flask) -> None:
         now = int(time.time())
         last = session.get("seen_at")
         if isinstance(last, int) and now - last > minutes * 60:
+            from ..audit import record
+
+            record("session.expired", target=current_user._get_current_object(), idle_minutes=(now - last) // 60)
+            db.session.commit()
             logout_user()
             session.clear()
             flash(_l("You were signed out after %(n)d minutes without activity.", n=minutes), "warning")

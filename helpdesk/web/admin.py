@@ -1,15 +1,28 @@
 """Staff management and operational settings, for system administrators only."""
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, DecimalField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
+from .. import audit
 from ..errors import HelpdeskError
 from ..extensions import db
 from ..models import Setting, Staff
@@ -41,8 +54,9 @@ def staff_new():
             form.password.errors.append(_("A new account needs a password."))
         else:
             try:
-                create_staff(office=current_user.office, email=form.email.data, name=form.name.data,
-                             role=form.role.data, password=form.password.data, phone=form.phone.data or None)
+                staff = create_staff(office=current_user.office, email=form.email.data, name=form.name.data,
+                                     role=form.role.data, password=form.password.data, phone=form.phone.data or None)
+                audit.record("staff.created", target=staff, email=staff.email, role=staff.role)
                 db.session.commit()
             except HelpdeskError as exc:
                 db.session.rollback()
@@ -64,9 +78,11 @@ def staff_edit(staff_id: int):
     form = StaffForm(obj=staff)
     form.email.render_kw = {"readonly": True}
     if form.validate_on_submit():
+        before = _staff_fields(staff)
         try:
             update_staff(staff, name=form.name.data, role=form.role.data, active=form.active.data,
                          phone=form.phone.data or None, password=form.password.data or None)
+            _audit_staff_update(staff, before, password_reset=bool(form.password.data))
             db.session.commit()
         except HelpdeskError as exc:
             db.session.rollback()
@@ -76,6 +92,26 @@ def staff_edit(staff_id: int):
             return redirect(url_for(".staff_list"))
     status = 422 if form.errors else 200
     return render_template("web/admin/staff_form.html", form=form, staff=staff), status
+
+
+def _staff_fields(staff: Staff) -> dict[str, object]:
+    return {"name": staff.name, "role": staff.role, "active": staff.active, "phone": staff.phone}
+
+
+def _audit_staff_update(staff: Staff, before: dict[str, object], *, password_reset: bool) -> None:
+    """One audit line naming the fields changed: role and active flag old → new, the others by name only (a phone
+    number is personal data); a password reset is a flag, never the password. Nothing changed: no line."""
+    after = _staff_fields(staff)
+    changed = [name for name in after if after[name] != before[name]]
+    if not changed and not password_reset:
+        return
+    detail: dict[str, object] = {"fields": changed + (["password"] if password_reset else [])}
+    for name in ("role", "active"):
+        if name in changed:
+            detail[name] = {"old": before[name], "new": after[name]}
+    if password_reset:
+        detail["password_reset"] = True
+    audit.record("staff.updated", target=staff, **detail)
 
 
 # -- operational settings: email, phone and SMS, SLA (DESIGN.md §3 "Settings") ---------------------------------
@@ -130,12 +166,32 @@ class SettingsForm(FlaskForm):
     faq_auto_answer = BooleanField(_l("Answer email questions automatically from the FAQ when the match is sure"))
     faq_auto_answer_threshold = DecimalField(_l("Confidence an automatic FAQ answer needs (0.50 to 0.99)"), places=2,
                                              validators=[InputRequired(), NumberRange(min=0.5, max=0.99)])
+    identity_roles = SelectMultipleField(_l("Roles that see NPWP and NIK in full"), choices=[],
+                                         widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    retention_months = IntegerField(_l("Delete identity documents and raw emails this many months after a ticket "
+                                       "is closed (0: never)"),
+                                    validators=[InputRequired(), NumberRange(min=0, max=120)])
+    retention_scope = SelectField(_l("What is deleted"), choices=options([
+        ("identity", _l("Attachments marked as identity documents, and raw emails")),
+        ("all", _l("Every attachment, and raw emails"))]))
+    retention_identity_pattern = StringField(_l("File names marked as identity documents (regular expression, "
+                                                "case-insensitive)"),
+                                             validators=[DataRequired(), Length(max=500)])
     submit = SubmitField(_l("Save settings"))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.breach_role.choices = options((value, label) for value, label in choices(StaffRole)
                                            if value not in (StaffRole.HELPDESK, StaffRole.ADMIN))
+        self.identity_roles.choices = options((value, label) for value, label in choices(StaffRole)
+                                              if value != StaffRole.ADMIN)
+
+    def validate_retention_identity_pattern(self, field) -> None:
+        """The pattern must compile (Python's re, as retention uses it); the error names what is wrong."""
+        try:
+            re.compile(field.data or "", re.IGNORECASE)
+        except re.error as exc:
+            raise ValidationError(_l("Not a valid regular expression: %(error)s", error=str(exc))) from None
 
     def validate_alerts_on_call_phone(self, field) -> None:
         """A valid phone number (stored in E.164); required when alerts go to the on-call number."""
@@ -210,6 +266,10 @@ SETTING_FIELDS = {
     "alerts.on_call_phone": "alerts_on_call_phone",
     "reports.daily_time": "report_time",
     "reports.daily_recipients": "report_recipients",
+    "privacy.identity_roles": "identity_roles",
+    "retention.months": "retention_months",
+    "retention.scope": "retention_scope",
+    "retention.identity_pattern": "retention_identity_pattern",
 }
 # Settings whose form shape differs from the stored value (a percentage, a list of rules, a time window).
 SHAPED_SETTINGS = ("sla.warning_share", "sla.resolution_targets", "alerts.hours")
@@ -249,6 +309,9 @@ def _settings_values(form: SettingsForm) -> dict[str, object]:
     values["alerts.hours"] = [form.alerts_start.data, form.alerts_end.data]
     values["alerts.on_call_phone"] = form.on_call_value
     values["reports.daily_recipients"] = form.recipient_list
+    chosen = set(form.identity_roles.data or ())
+    values["privacy.identity_roles"] = [choice.value for choice in form.identity_roles.choices if choice.value in chosen]
+    values["retention.identity_pattern"] = form.retention_identity_pattern.data.strip()
     return values
 
 
@@ -268,9 +331,14 @@ def settings_page():
         form = SettingsForm(formdata=None, data=current)
     if form.is_submitted():
         if form.validate():
-            for key, value in _settings_values(form).items():
-                if value != get_setting(key):
+            values = _settings_values(form)
+            old = {key: get_setting(key) for key in values}
+            for key, value in values.items():
+                if value != old[key]:
                     set_setting(key, value, actor=current_user)
+            changes = audit.setting_changes(old, values)
+            if changes:
+                audit.record("settings.changed", target_type="setting", changes=changes)
             db.session.commit()
             flash(_("Settings saved."), "success")
             return redirect(url_for(".settings_page"))

@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from escalation.calendar import CalendarError, library_version
 
-from .. import calendar_admin
+from .. import audit, calendar_admin
 from ..calendar_admin import KIND_LABELS, OVERRIDE_KINDS, WEEKDAY_LABELS, WEEKDAYS
 from ..calendars import calendar_for, review_for, review_status
 from ..errors import ValidationError
@@ -191,6 +191,8 @@ def add_override():
             office=office if form.scope.data == SCOPE_OFFICE else None, actor=current_user)
     except ValidationError as exc:
         return _refused(form, "override_form", exc, year)
+    audit.record("calendar.override_added", target=row, day=row.day.isoformat(), kind=row.kind,
+                 scope=form.scope.data, name=row.name, source=row.source_ref)
     return _done(_("%(day)s added: %(name)s.", day=long_date(row.day), name=row.name), row.day.year)
 
 
@@ -202,6 +204,8 @@ def remove_override(override_id: int):
     if row is None or row.office_id not in (None, current_user.office_id):
         abort(404)
     day, name = row.day, row.name
+    audit.record("calendar.override_removed", target=row, office_id=current_user.office_id, day=day.isoformat(),
+                 kind=row.kind, scope=SCOPE_NATIONAL if row.office_id is None else SCOPE_OFFICE, name=name)
     calendar_admin.remove_override(row, actor=current_user)
     return _done(_("%(day)s removed: %(name)s.", day=long_date(day), name=name), day.year)
 
@@ -213,10 +217,13 @@ def office_hours():
     year, form = _year(_office()), HoursForm()
     if not form.validate():
         return _page(year, status=422, hours_form=form)
+    office = _office()
+    old = office.hours
     try:
-        calendar_admin.set_office_hours(_office(), form.windows(), actor=current_user)
+        calendar_admin.set_office_hours(office, form.windows(), actor=current_user)
     except ValidationError as exc:
         return _refused(form, "hours_form", exc, year)
+    audit.record("calendar.hours_changed", target=office, hours={"old": old, "new": office.hours})
     return _done(_("Office hours saved."), year)
 
 
@@ -227,10 +234,13 @@ def ramadan_hours():
     year, form = _year(_office()), HoursForm(prefix="ramadan")
     if not form.validate():
         return _page(year, status=422, ramadan_form=form)
+    office = _office()
+    old = office.ramadan_hours
     try:
-        calendar_admin.set_ramadan_hours(_office(), form.windows(), actor=current_user)
+        calendar_admin.set_ramadan_hours(office, form.windows(), actor=current_user)
     except ValidationError as exc:
         return _refused(form, "ramadan_form", exc, year)
+    audit.record("calendar.ramadan_hours_changed", target=office, hours={"old": old, "new": office.ramadan_hours})
     return _done(_("Ramadan hours saved."), year)
 
 
@@ -246,6 +256,8 @@ def add_period():
                                            source_ref=form.period_source.data, actor=current_user)
     except ValidationError as exc:
         return _refused(form, "period_form", exc, year)
+    audit.record("calendar.ramadan_period_added", target=period, start=period.start.isoformat(),
+                 end=period.end.isoformat())
     return _done(_("Ramadan period added: %(start)s to %(end)s.", start=long_date(period.start),
                    end=long_date(period.end)), period.start.year)
 
@@ -257,6 +269,8 @@ def remove_period(period_id: int):
     period = db.session.get(HoursPeriod, period_id)
     if period is None or period.office_id != current_user.office_id:
         abort(404)
+    audit.record("calendar.ramadan_period_removed", target=period, start=period.start.isoformat(),
+                 end=period.end.isoformat())
     calendar_admin.remove_period(period, actor=current_user)
     return _done(_("Ramadan period removed."), _year(_office()))
 
@@ -266,7 +280,11 @@ def remove_period(period_id: int):
 def cuti_bersama():
     """Switch whether the helpdesk is staffed on cuti bersama."""
     form = CutiBersamaForm()  # an unticked box sends nothing: not staffed (CSRFProtect has checked the token)
-    calendar_admin.set_staffed_on_cuti_bersama(_office(), form.staffed.data, actor=current_user)
+    office = _office()
+    old = office.staffed_on_cuti_bersama
+    calendar_admin.set_staffed_on_cuti_bersama(office, form.staffed.data, actor=current_user)
+    audit.record("calendar.cuti_bersama_changed", target=office,
+                 staffed={"old": old, "new": office.staffed_on_cuti_bersama})
     message = _("Cuti bersama now count as working days.") if form.staffed.data else \
         _("Cuti bersama now count as days off.")
     return _done(message, _year(_office()))
@@ -281,8 +299,10 @@ def mark_reviewed():
     if not form.validate():
         return _page(year, status=422, review_form=form)
     try:
-        calendar_admin.mark_reviewed(year=year, office=office if form.review_scope.data == SCOPE_OFFICE else None,
-                                     note=form.note.data, actor=current_user)
+        review = calendar_admin.mark_reviewed(
+            year=year, office=office if form.review_scope.data == SCOPE_OFFICE else None, note=form.note.data,
+            actor=current_user)
     except ValidationError as exc:
         return _refused(form, "review_form", exc, year)
+    audit.record("calendar.reviewed", target=review, office_id=office.id, year=year, scope=form.review_scope.data)
     return _done(_("The dates of %(year)d are marked as reviewed.", year=year), year)

@@ -32,10 +32,11 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from escalation import lkpp
 
-from .. import escalations
+from .. import audit, escalations
 from ..errors import HelpdeskError, InvalidTransition
 from ..extensions import db
 from ..models import Attachment, Escalation, OutboxMessage, Ticket
+from ..privacy import can_see_identity, mask_identity_numbers, mask_number
 from ..settings import get_setting, set_setting
 from ..staff import office_staff
 from ..states import TRANSITIONS, Status
@@ -179,8 +180,12 @@ def to_lkpp(ref: str):
             flash(_("Not escalated: %(reason)s", reason=str(exc)), "danger")
             return _render(ticket, 422, lkpp_form=form)
         db.session.rollback()
+        whole = can_see_identity(current_user)
+        if not whole:
+            draft = {**draft, "body": _masked(draft.get("body") or "", ticket)}
         return render_template("web/escalations/preview.html", ticket=ticket, office=ticket.office, form=form,
-                               draft=draft, fields=lkpp.form_fields(draft["fields"]), labels=lkpp.FIELDS)
+                               draft=draft, fields=_shown_fields(lkpp.form_fields(draft["fields"]), ticket, whole),
+                               labels=lkpp.FIELDS, identity_masked=not whole)
     try:
         escalation = escalations.escalate_to_lkpp(
             ticket, actor=current_user, target=form.target.data, external_ref=form.external_ref.data or None,
@@ -209,13 +214,33 @@ def tts(escalation_id: int):
     escalation = _escalation_or_404(escalation_id)
     if escalation.tier != "lkpp":
         abort(404)
+    # The fields carry the requester's NPWP: whoever opens them is recorded, with whether they saw it whole.
+    audit.record_view("lkpp_fields.viewed", target=escalation.ticket, escalation_id=escalation.id,
+                      ref=escalation.ticket.ref, identity="whole" if can_see_identity(current_user) else "masked")
     return _tts_page(escalation)
+
+
+def _masked(text: str, ticket: Ticket) -> str:
+    """``text`` with the requester's NPWP and NIK, and any other NPWP/NIK-shaped number, masked."""
+    requester = ticket.requester
+    for value in (getattr(requester, "npwp", None), getattr(requester, "nik", None)):
+        if value and len(value) >= 8:
+            text = text.replace(value, mask_number(value))
+    return mask_identity_numbers(text)
+
+
+def _shown_fields(fields: dict[str, str], ticket: Ticket, whole: bool) -> dict[str, str]:
+    """The LPSE Support fields as this officer may see them: whole, or with identity numbers masked (the copy
+    buttons then copy the masked value; the email to LKPP still carries the whole numbers)."""
+    return fields if whole else {key: _masked(value, ticket) for key, value in fields.items()}
 
 
 def _tts_page(escalation: Escalation, status: int = 200, *, number: str = "", error: str | None = None):
     ticket = escalation.ticket
     content = escalation.content or {}
-    fields = lkpp.form_fields(content.get("fields") or lkpp.lkpp_fields(ticket, escalation))
+    whole = can_see_identity(current_user)
+    fields = _shown_fields(lkpp.form_fields(content.get("fields") or lkpp.lkpp_fields(ticket, escalation)), ticket,
+                           whole)
     ids = content.get("attachment_ids") or []
     files = list(db.session.scalars(select(Attachment).where(Attachment.id.in_(ids)))) if ids else []
     gateway = escalation.channel == "tts" and escalation.outbox_id is not None
@@ -223,7 +248,7 @@ def _tts_page(escalation: Escalation, status: int = 200, *, number: str = "", er
     return render_template("web/escalations/tts.html", escalation=escalation, ticket=ticket, office=ticket.office,
                            fields=fields, labels=lkpp.FIELDS, files=files, message=message,
                            support_url=get_setting("lkpp.support_url"), pattern=lkpp.ticket_number_pattern(),
-                           number=number, error=error), status
+                           number=number, error=error, identity_masked=not whole), status
 
 
 # -- on an escalation -----------------------------------------------------------------------------------------
@@ -411,8 +436,9 @@ def template_page():
         form = LkppSettingsForm(formdata=None, data=data)
     preview = preview_error = None
     if request.method == "POST" and request.form.get("action") == "reset":
-        for key in ("lkpp.email_subject_template", "lkpp.email_body_template"):
+        for key in TEMPLATE_KEYS:
             set_setting(key, "", actor=current_user)
+        audit.record("lkpp_template.changed", target_type="setting", reset=True)
         db.session.commit()
         flash(_("The shipped LKPP template is used again."), "success")
         return redirect(url_for(".template_page"))
@@ -430,9 +456,11 @@ def template_page():
             subject, body = form.subject_template.data.strip(), form.body_template.data.replace("\r\n", "\n")
             values["lkpp.email_subject_template"] = "" if subject == shipped_subject.strip() else subject
             values["lkpp.email_body_template"] = "" if body.strip() == shipped_body.strip() else body
+            old = {key: get_setting(key) for key in values}
             for key, value in values.items():
-                if value != get_setting(key):
+                if value != old[key]:
                     set_setting(key, value, actor=current_user)
+            _audit_lkpp_settings(old, values)
             db.session.commit()
             flash(_("LKPP settings saved."), "success")
             return redirect(url_for(".template_page"))
@@ -442,6 +470,21 @@ def template_page():
     db.session.rollback()  # a preview or a refused form writes nothing
     return render_template("web/escalations/template.html", form=form, preview=preview, preview_error=preview_error,
                            variables=lkpp.TEMPLATE_VARIABLES), status
+
+
+TEMPLATE_KEYS = ("lkpp.email_subject_template", "lkpp.email_body_template")
+
+
+def _audit_lkpp_settings(old: dict[str, Any], new: dict[str, Any]) -> None:
+    """A template change is one line naming the parts changed (the text itself is in the settings); the other LKPP
+    settings are a settings change with old and new values."""
+    parts = [key.rsplit("_", 2)[-2] for key in TEMPLATE_KEYS if old[key] != new[key]]
+    if parts:
+        audit.record("lkpp_template.changed", target_type="setting", parts=parts, reset=False)
+    changes = audit.setting_changes({k: v for k, v in old.items() if k not in TEMPLATE_KEYS},
+                                    {k: v for k, v in new.items() if k not in TEMPLATE_KEYS})
+    if changes:
+        audit.record("settings.changed", target_type="setting", changes=changes)
 
 
 def _preview(form: LkppSettingsForm) -> dict[str, Any]:

@@ -8,7 +8,9 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from .. import audit
 from ..errors import HelpdeskError
+from ..extensions import db
 from ..models import JobRun
 from ..scheduler import Job, UnknownJob, available_jobs, interval_seconds, job_records, run_job
 from ..timeutil import utcnow
@@ -56,13 +58,18 @@ def run(key: str):
     except UnknownJob:
         abort(404)
     except HelpdeskError as exc:  # the job is off, or part of its work failed
+        outcome = "refused"
         flash(_("%(job)s: %(reason)s", job=key, reason=str(exc)), "warning")
     except Exception as exc:  # recorded in job_run; the page says what happened
+        outcome = "failed"
         log.exception("job %s failed when run from the jobs page", key)
         flash(_("%(job)s failed: %(reason)s", job=key, reason=f"{type(exc).__name__}: {exc}"), "danger")
     else:
+        outcome = "done"
         log.info("job %s run from the jobs page: %s", key, summary)
         flash(_("%(job)s: %(summary)s", job=key, summary=summary), "success")
+    db.session.rollback()  # whatever the job left in this request's session is not ours to commit
+    audit.record_view("job.run", target_type="job", target_id=key, outcome=outcome)
     return redirect(url_for(".index"))
 
 

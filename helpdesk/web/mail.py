@@ -22,6 +22,7 @@ from markupsafe import Markup
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import audit
 from ..blobs import read_blob
 from ..errors import HelpdeskError
 from ..extensions import db
@@ -264,6 +265,7 @@ def outbox_retry(message_id: int):
 
     try:
         retry(message, actor=current_user)
+        audit.record("outbox.retried", target=message)
         db.session.commit()
     except HelpdeskError as exc:
         db.session.rollback()
@@ -323,6 +325,7 @@ def quarantine():
 def quarantine_raw(inbound_id: int):
     """The raw message exactly as received, as a file."""
     row = _inbound_or_404(inbound_id)
+    audit.record_view("inbound_email.raw_viewed", target=row)
     return send_file(io.BytesIO(read_blob(row.raw_sha256)), mimetype="message/rfc822", as_attachment=True,
                      download_name=f"inbound-{row.id}.eml")
 
@@ -345,6 +348,8 @@ def quarantine_retry(inbound_id: int):
         flash(_("The retry failed: %(reason)s", reason=f"{type(exc).__name__}: {exc}"), "danger")
         return redirect(url_for(".quarantine"))
     log.info("inbound email %s retried by %s: %s", inbound_id, current_user.email, result.outcome)
+    audit.record_view("inbound_email.retried", target_type="inbound_email", target_id=inbound_id,
+                      outcome=result.outcome)
     template = INGEST_OUTCOMES.get(result.outcome)
     text = str(template) % {"ref": result.ticket_ref or "—", "reason": result.reason or "—"} if template else \
         result.outcome

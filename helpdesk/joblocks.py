@@ -210,11 +210,19 @@ def _record_end(lock: _Lock, held: HeldLock, *, status: str, error: str | None) 
     """Finish time, status, error and summary; clears the lease. A lease lost to another process is left alone."""
     values = {"lease_until": None, "last_finished_at": utcnow(), "last_status": status,
               "last_error": error[:2000] if error else None, "last_summary": held.summary[:500] or None}
+    statement = job_run.update().where(*_ours(held)).values(**values)
     try:
         with lock.transaction() as connection:
-            result = connection.execute(job_run.update().where(*_ours(held)).values(**values))
-    except Exception:  # the database went away: the run's own outcome (and its exception) matter more
-        log.exception("job %s: could not record the end of its run", held.name)
-        return
+            result = connection.execute(statement)
+    except Exception as exc:
+        # The lock's connection may have died with a database restart during the run; a fresh connection records
+        # the outcome once the database is back (the lease check still leaves another process's row alone).
+        log.warning("job %s: recording the end of its run failed (%s); trying a new connection", held.name, exc)
+        try:
+            with db.engine.begin() as connection:
+                result = connection.execute(statement)
+        except Exception:  # the database is still away: the run's own outcome (and its exception) matter more
+            log.exception("job %s: could not record the end of its run", held.name)
+            return
     if result.rowcount != 1:
         log.warning("job %s: its lease ran out during the run and another process took it", held.name)

@@ -18,7 +18,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from escalation import lkpp
 from faq import autoanswer
@@ -72,7 +72,8 @@ def dedupe_key(message_id: str | None, content_hash: str) -> str:
 
 
 def ingest(raw: bytes, *, received_at: datetime, office: Office, source: str, uid: int | None = None) -> IngestResult:
-    """Take one raw message in its own transaction (commits). Never raises for bad mail.
+    """Take one raw message in its own transaction (commits). Never raises for bad mail; a fault of this machine
+    (a full disk, a lost database) is raised with nothing committed, so the message waits for the next poll.
 
     ``received_at`` is when our side got it (IMAP INTERNALDATE, a file's modification time). The files it
     stores are made durable by ``helpdesk.blobs.sync_pending``, which the caller runs before it lets go of the
@@ -155,6 +156,7 @@ def _process(row: InboundEmail, parsed: ParsedEmail, *, raw: bytes | None = None
     saved = {column.key: getattr(row, column.key) for column in InboundEmail.__table__.columns
              if column.key != "id"}
     try:
+        row.reason = None  # a retried message's old quarantine reason
         with db.session.no_autoflush:  # the verbs flush what they need; fewer flushes make intake faster
             outcome, ticket = _route(row, parsed)
         row.status, row.processed_at = ("ignored" if outcome == "ignored" else "processed"), utcnow()
@@ -167,6 +169,11 @@ def _process(row: InboundEmail, parsed: ParsedEmail, *, raw: bytes | None = None
         return result
     except Exception as exc:
         db.session.rollback()
+        if raw is not None and _is_machine_fault(exc):
+            # A full disk or a lost database says nothing about the message: leave it unfiled on the server, where
+            # the next poll takes it again (the poll's failure shows in the staff header meanwhile).
+            log.warning("inbound email %s not taken: %s: %s", inbound_id, type(exc).__name__, exc)
+            raise
         reason = f"{type(exc).__name__}: {exc}"[:2000]
         log.exception("inbound email %s quarantined", inbound_id)
     row = db.session.get(InboundEmail, inbound_id)
@@ -178,6 +185,12 @@ def _process(row: InboundEmail, parsed: ParsedEmail, *, raw: bytes | None = None
     row.status, row.reason, row.attempts, row.ticket_id, row.event_id = "quarantined", reason, attempts, None, None
     db.session.commit()
     return IngestResult("quarantined", reason=reason, inbound_id=row.id)
+
+
+def _is_machine_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from this machine (disk, database connection) rather than from the message."""
+    return isinstance(exc, (OSError, OperationalError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 def _route(row: InboundEmail, parsed: ParsedEmail) -> tuple[str, Ticket | None]:

@@ -82,14 +82,14 @@ def mailbox_configs(config: Mapping[str, Any]) -> list[MailboxConfig]:
 
 def poll_once(mailbox: MailboxConfig, *, stop: threading.Event | None = None) -> PollSummary:
     """Connect, take every new message, file them, disconnect. Records the mailbox's health; raises ImapError."""
-    state = _state(mailbox)
+    state_id = _state(mailbox).id  # read now: a database outage mid-cycle must not stop the failure being recorded
     try:
         with ImapSession(mailbox) as imap:
             summary = _cycle(imap, mailbox, stop=stop)
     except Exception as exc:
-        _record_failure(state.id, exc)
+        _record_failure(state_id, exc)
         raise
-    _record_success(state.id)
+    _record_success(state_id)
     return summary
 
 

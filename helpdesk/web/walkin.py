@@ -1,6 +1,8 @@
 """The walk-in desk: the kiosk, the now-serving display (both public), the staff desk and the consultation page."""
 from __future__ import annotations
 
+import logging
+
 from flask import (
     Blueprint,
     abort,
@@ -32,6 +34,7 @@ from ..vocab import ServiceType
 from .walkin_forms import REQUIRED, AnswerForm, ConsultationForm
 
 bp = Blueprint("walkin", __name__)
+log = logging.getLogger(__name__)
 
 RECEIPT_MAX_AGE = 24 * 3600  # a receipt link opens for a day; the status link on it lasts
 
@@ -275,6 +278,14 @@ def _register(form: ConsultationForm, office: Office, *, source: str, officer=No
     except HelpdeskError as exc:
         db.session.rollback()
         flash(_("Not saved: %(reason)s", reason=str(exc)), "danger")
+        return None
+    except OSError:  # the file store is full or unwritable: say so, keep what was typed
+        db.session.rollback()
+        log.exception("walk-in registration: the files could not be stored")
+        message = _("The files cannot be saved right now (the server's storage is full or unavailable). "
+                    "Nothing was saved; the other fields are kept. Send the form without files, or ask the officer.")
+        form.files.errors = [*form.files.errors, message]
+        flash(message, "danger")
         return None
 
 

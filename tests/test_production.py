@@ -1,4 +1,4 @@
-"""The production profile (README-production): PostgreSQL, two web processes, two workers, one data directory.
+"""The production profile (README, "Production"): PostgreSQL, two web processes, two workers, one data directory.
 
 Everything runs as real processes on loopback, started the way the systemd units in ``deploy/`` start them:
 ``helpdesk init`` prepares a fresh PostgreSQL database, then two ``helpdesk serve --no-jobs`` and two

@@ -57,6 +57,10 @@ ACTIONS: Final = {
     "register.exported": _l("Register downloaded"),
     "lkpp_fields.viewed": _l("LPSE Support fields viewed"),
     "audit.exported": _l("Audit log downloaded"),
+    "personal_data.viewed": _l("Identity numbers viewed"),
+    "personal_data.changed": _l("Identity numbers changed"),
+    "attachment.downloaded": _l("Attachment downloaded"),
+    "retention.purged": _l("Files deleted under the retention schedule"),
     "backup.created": _l("Backup written"),
     "backup.restored": _l("Backup restored"),
 }

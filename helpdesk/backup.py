@@ -13,7 +13,8 @@ An archive is a ``.tar.gz`` (or plain ``.tar``) whose members come in this order
     the secret key generated into the data directory, when there is one: the status links, receipts and FAQ
     answer links already sent out keep working after a restore.
 ``blobs/ab/cd/<sha256>``
-    every blob the snapshot's ``blob`` table lists.
+    every blob the snapshot's ``blob`` table lists, but those the retention schedule purged (their files are
+    deleted on purpose; their rows stay, marked, and a restore takes them as they are).
 
 The list of blobs is read from the snapshot itself (the copied SQLite file; on PostgreSQL the exported snapshot
 pg_dump reads too), so the archive holds exactly the blobs its database refers to. A blob stored while the backup
@@ -243,7 +244,8 @@ def _snapshot_sqlite(target: Path) -> _Snapshot:
         if problems != ["ok"]:
             raise BackupError(f"the database copy fails SQLite's check: {'; '.join(problems[:5])}")
         tables = {row[0] for row in copy.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        snapshot = _describe(lambda sql: copy.execute(sql).fetchall(), tables)
+        blob_columns = {row[1] for row in copy.execute("PRAGMA table_info(blob)")}
+        snapshot = _describe(lambda sql: copy.execute(sql).fetchall(), tables, blob_columns)
     snapshot.file = target
     return snapshot
 
@@ -256,8 +258,10 @@ def _snapshot_postgresql(target: Path) -> _Snapshot:
         connection = connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         with connection.begin():
             snapshot_id = connection.execute(text("SELECT pg_export_snapshot()")).scalar_one()
-            tables = set(sa.inspect(connection).get_table_names())
-            snapshot = _describe(lambda sql: connection.execute(text(sql)).all(), tables)
+            inspector = sa.inspect(connection)
+            tables = set(inspector.get_table_names())
+            blob_columns = {column["name"] for column in inspector.get_columns("blob")} if "blob" in tables else set()
+            snapshot = _describe(lambda sql: connection.execute(text(sql)).all(), tables, blob_columns)
             # The exporting transaction stays open until pg_dump has imported the snapshot (it stays for the run).
             command = [pg_dump, "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot_id}",
                        f"--file={target}", f"--dbname={conninfo}"]
@@ -268,14 +272,21 @@ def _snapshot_postgresql(target: Path) -> _Snapshot:
     return snapshot
 
 
-def _describe(query: Callable[[str], Sequence[Any]], tables: set[str]) -> _Snapshot:
-    """Schema revision, counts and blob list of a snapshot, through ``query(sql) -> rows``."""
+def _describe(query: Callable[[str], Sequence[Any]], tables: set[str], blob_columns: set[str]) -> _Snapshot:
+    """Schema revision, counts and blob list of a snapshot, through ``query(sql) -> rows``.
+
+    Blobs the retention schedule purged (``blob.purged_at``) are not listed: their files were deleted on purpose,
+    and the rows that named them are marked purged too, so the restored instance shows them as deleted.
+    """
     if "alembic_version" not in tables:
         raise BackupError("the database has no schema yet: run `helpdesk init`")
     revision = ",".join(sorted(row[0] for row in query("SELECT version_num FROM alembic_version")))
     counts = {label: int(query(f"SELECT count(*) FROM {table}")[0][0])
               for label, table in COUNTED_TABLES.items() if table in tables}
-    blobs = [row[0] for row in query("SELECT sha256 FROM blob ORDER BY sha256")] if "blob" in tables else []
+    blobs = []
+    if "blob" in tables:
+        live = " WHERE purged_at IS NULL" if "purged_at" in blob_columns else ""
+        blobs = [row[0] for row in query(f"SELECT sha256 FROM blob{live} ORDER BY sha256")]
     return _Snapshot(file=Path(), revision=revision, counts=counts, blobs=blobs)
 
 

@@ -7,8 +7,7 @@ import tempfile
 from pathlib import Path
 
 from flask import current_app, g
-from sqlalchemy import text
-
+from sqlalchemy import text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -41,23 +40,14 @@ def store_blob(data: bytes, *, content_type: str = "application/octet-stream", d
     """
     sha256 = hashlib.sha256(data).hexdigest()
     path = blob_path(sha256)
-    if not path.exists() or path.stat().st_size != len(data):  # a file cut short by a crash is written again
-        if not path.parent.is_dir():
-            path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                if durable:
-                    os.fsync(handle.fileno())
-            os.replace(tmp, path)
-            if not durable:
-                g.setdefault("unsynced_blobs", set()).add(path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    _write_file(path, data, durable=durable)
     blob = db.session.get(Blob, sha256)
+    if blob is not None and blob.purged_at is not None:
+        # Bytes the retention schedule deleted arrive again (a forwarded copy): the blob lives again. The row is
+        # updated first, so a purge deleting this file right now (it holds the row) finishes before the file is
+        # written back.
+        db.session.execute(update(Blob).where(Blob.sha256 == sha256).values(purged_at=None))
+        _write_file(path, data, durable=durable)
     if blob is None:
         # One statement, no unit-of-work round: another transaction may be storing the same bytes right now.
         insert = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}[db.session.get_bind().dialect.name]
@@ -66,6 +56,51 @@ def store_blob(data: bytes, *, content_type: str = "application/octet-stream", d
                                                created_at=now).on_conflict_do_nothing(index_elements=["sha256"]))
         blob = Blob(sha256=sha256, size=len(data), content_type=content_type, created_at=now)  # not in the session
     return blob
+
+
+def _write_file(path: Path, data: bytes, *, durable: bool) -> None:
+    """Write the blob's file atomically unless it is there whole already (a file cut short by a crash is not)."""
+    if path.exists() and path.stat().st_size == len(data):
+        return
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            if durable:
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        if not durable:
+            g.setdefault("unsynced_blobs", set()).add(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def delete_purged_file(sha256: str) -> bool:
+    """Delete the file of a blob the retention schedule marked purged; True when a file was deleted.
+
+    Runs in a short transaction of its own, after the purge's commit: the blob row is written first (a row lock on
+    PostgreSQL, the write lock on SQLite), so a ``store_blob`` of the same bytes at this moment waits, then writes
+    the file back. A blob no longer marked purged (stored again since) keeps its file; a file already gone (a
+    second worker, a crash after an earlier delete) is fine. Commits.
+    """
+    try:
+        held = db.session.execute(update(Blob).where(Blob.sha256 == sha256, Blob.purged_at.is_not(None))
+                                  .values(purged_at=Blob.purged_at)
+                                  .execution_options(synchronize_session=False)).rowcount
+        if not held:
+            return False
+        path = blob_path(sha256)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+    finally:
+        db.session.commit()
 
 
 def sync_pending() -> int:

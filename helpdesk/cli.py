@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from . import MIGRATIONS_DIR, audit, create_app
 from .cli_calendar import calendar_group
+from .cli_retention import retention_group
 from .extensions import db
 from .models import DEFAULT_OFFICE_HOURS, Office, Staff
 from .staff import create_staff
@@ -584,3 +585,4 @@ def faq_match_command(text: str, top: int, internal: bool, as_json: bool) -> Non
 
 
 cli.add_command(calendar_group)
+cli.add_command(retention_group)

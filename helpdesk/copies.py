@@ -39,7 +39,8 @@ from .blobs import store_blob
 from .checklists import RESULT_LABELS, checklist_for
 from .extensions import db
 from .formatting import local_datetime, short_datetime
-from .models import Attachment, Ticket, TicketEvent, WalkinVisit
+from .models import Attachment, Staff, Ticket, TicketEvent, WalkinVisit
+from .privacy import can_see_identity, mask_number
 from .requesters import format_phone
 from .timeutil import utcnow
 from .vocab import Application, ServiceType, SpseRole, label
@@ -114,6 +115,11 @@ class ConsultationCopy:
     printed_at_label: str
     # the newest consultation or checklist event shown (the event a stored PDF belongs to), or None
     source_event_id: int | None = None
+    # the visitor's identity numbers, whole or masked (the last four digits) for whoever the copy is for
+    visitor_npwp: str = ""
+    visitor_nik: str = ""
+    visitor_user_id: str = ""
+    identity_whole: tuple[str, ...] = ()  # the numbers shown whole ("npwp", "nik"): a view for the audit log
 
     @property
     def initialled(self) -> bool:
@@ -138,12 +144,15 @@ def _is_archive(attachment: Attachment, ref: str) -> bool:
 
 # -- the copy -----------------------------------------------------------------------------------------------
 
-def consultation_copy(ticket: Ticket, *, locale: str | None = None, now: datetime | None = None) -> ConsultationCopy:
+def consultation_copy(ticket: Ticket, *, locale: str | None = None, now: datetime | None = None,
+                      viewer: Staff | None = None) -> ConsultationCopy:
     """The consultation form of ``ticket`` as it stands: the visitor's part, the checklist, the officer's part.
 
     Works before the officer has recorded anything (the officer's part is then empty, to be written by hand or
     printed again later). Dates are in the office's zone; labels in ``locale``, by default the deployment's
     language (BABEL_DEFAULT_LOCALE, Indonesian), not the officer's screen language: the copy is the visitor's.
+    NPWP and NIK are whole only when ``viewer`` may see them (``privacy.can_see_identity``); without a viewer (the
+    PDF stored with the ticket, which every officer of the office can open) they are masked.
     """
     locale = locale or current_app.config.get("BABEL_DEFAULT_LOCALE", "id")
     office, requester = ticket.office, ticket.requester
@@ -176,7 +185,18 @@ def consultation_copy(ticket: Ticket, *, locale: str | None = None, now: datetim
             officer_name=consultation.get("officer_name") or "", initialled_at=initialled_at,
             initialled_at_label=local_datetime(initialled_at, tz), printed_at=printed_at,
             printed_at_label=local_datetime(printed_at, tz), source_event_id=latest_source_event_id(ticket),
+            **_identity(requester, viewer),
         )
+
+
+def _identity(requester, viewer: Staff | None) -> dict[str, Any]:
+    """The visitor's NPWP, NIK and User ID as ``viewer`` may see them, and which numbers are whole."""
+    whole = viewer is not None and can_see_identity(viewer)
+    numbers = {"npwp": requester.npwp or "", "nik": requester.nik or ""}
+    return {"visitor_npwp": numbers["npwp"] if whole else mask_number(numbers["npwp"]),
+            "visitor_nik": numbers["nik"] if whole else mask_number(numbers["nik"]),
+            "visitor_user_id": requester.spse_user_id or "",
+            "identity_whole": tuple(name for name, value in numbers.items() if value and whole)}
 
 
 def latest_source_event_id(ticket: Ticket) -> int | None:
@@ -240,6 +260,8 @@ def current_archive(ticket: Ticket) -> Attachment | None:
     if not stored:
         return None
     latest, source = stored[-1], latest_source_event_id(ticket)
+    if latest.purged_at is not None:  # deleted under the retention schedule: a fresh one is made when asked
+        return None
     if source is None or (latest.event_id is not None and latest.event_id >= source):
         return latest
     return None
@@ -436,6 +458,7 @@ def _render_pdf(copy: ConsultationCopy) -> bytes:
         [(_("Name"), copy.visitor_name), (_("Agency / company"), copy.visitor_organization)],
         [(_("Role in SPSE"), copy.visitor_role), (_("Phone"), copy.visitor_phone)],
         [(_("Email"), copy.visitor_email), (_("Address"), copy.visitor_address)],
+        *_identity_rows(copy),
     ], styles, width))
 
     story.append(Paragraph(_esc(_("B. Problem")), styles["section"]))
@@ -507,6 +530,13 @@ def _render_pdf(copy: ConsultationCopy) -> bytes:
     page_label = _("Page %(page)s of %(pages)s", page="%(page)d", pages="%(pages)d")
     document.build(story, canvasmaker=_canvas_class(footer, page_label))
     return buffer.getvalue()
+
+
+def _identity_rows(copy: ConsultationCopy) -> list[list[Pair]]:
+    """NPWP, NIK and SPSE User ID, two to a row; none when the visitor gave none."""
+    pairs = [(name, value) for name, value in (("NPWP", copy.visitor_npwp), ("NIK", copy.visitor_nik),
+                                               (_("SPSE User ID"), copy.visitor_user_id)) if value]
+    return _two_by_two(pairs)
 
 
 def _two_by_two(pairs: list[Pair]) -> list[list[Pair]]:

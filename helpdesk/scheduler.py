@@ -388,6 +388,15 @@ def backup(app: Flask, now: datetime | None = None) -> str:
     return scheduled_backup(every=interval_seconds(JOBS["backup"], app.config), now=now)
 
 
+@job("retention", every=24 * 60 * 60,
+     description=_l("Delete identity documents and raw emails of tickets closed longer than the retention period"))
+def retention(app: Flask, now: datetime | None = None) -> str:
+    """Purge what the retention schedule (``retention.months``, ``retention.scope``) says is due; 0 months: off."""
+    from .retention import purge
+
+    return purge(now=now).line()
+
+
 def _no_probe(config: Mapping[str, Any]) -> str | None:
     return None if config.get("JOB_PROBE_FILE") else "JOB_PROBE_FILE is not set"
 

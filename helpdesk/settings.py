@@ -84,7 +84,8 @@ DEFAULTS: dict[str, Any] = {
     # attachment, and raw emails).
     "retention.scope": "identity",
     # File names marked as identity documents when they arrive (a regular expression, case-insensitive).
-    "retention.identity_pattern": r"ktp|npwp|nik|identitas|kartu[ _-]?keluarga|paspor|akta|siup|nib",
+    # (NIK and NIB only as words of their own: not inside "teknik" or "elektronik".)
+    "retention.identity_pattern": r"ktp|npwp|identitas|kartu[ _-]?keluarga|paspor|akta|siup|(?<![a-z])ni[kb](?![a-z])",
 }
 
 

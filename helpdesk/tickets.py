@@ -7,6 +7,7 @@ never HTTP errors, because they run in jobs and pollers too.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
@@ -372,15 +373,39 @@ def record_automatic_mail(ticket: Ticket, *, kind: str, body: str, at: datetime,
 
 
 def attach(ticket: Ticket, event: TicketEvent | None, *, blob: Blob, filename: str, content_type: str,
-           content_id: str | None = None, inline: bool = False) -> Attachment:
-    """Attach a stored blob to the ticket (and to the event that brought it). Flushes, never commits."""
+           content_id: str | None = None, inline: bool = False,
+           identity_document: bool | None = None) -> Attachment:
+    """Attach a stored blob to the ticket (and to the event that brought it). Flushes, never commits.
+
+    ``identity_document`` None: marked as an identity document (purged under the retention schedule) when the
+    file name matches the ``retention.identity_pattern`` setting.
+    """
+    filename = (filename or "lampiran")[:255]
+    if identity_document is None:
+        identity_document = looks_like_identity_document(filename)
     attachment = Attachment(
         ticket_id=ticket.id, event_id=event.id if event else None, blob_sha256=blob.sha256,
-        filename=(filename or "lampiran")[:255], content_type=(content_type or blob.content_type)[:200],
-        size=blob.size, content_id=(content_id or None) and content_id[:250], inline=inline)
+        filename=filename, content_type=(content_type or blob.content_type)[:200],
+        size=blob.size, content_id=(content_id or None) and content_id[:250], inline=inline,
+        identity_document=identity_document)
     db.session.add(attachment)
     db.session.flush()
     return attachment
+
+
+def looks_like_identity_document(filename: str) -> bool:
+    """Whether ``filename`` matches ``retention.identity_pattern`` (case-insensitive, anywhere in the name).
+
+    A pattern that is not a valid regular expression marks nothing and is logged: intake must never fail on it.
+    """
+    pattern = settings.get_setting("retention.identity_pattern")
+    if not pattern:
+        return False
+    try:
+        return re.search(pattern, filename or "", flags=re.IGNORECASE) is not None
+    except (re.error, TypeError):
+        log.warning("retention.identity_pattern %r is not a valid regular expression", pattern)
+        return False
 
 
 def link(ticket: Ticket, other: Ticket, *, kind: str, at: datetime | None = None) -> TicketEvent:

@@ -291,6 +291,41 @@ def test_a_blob_missing_from_the_store_fails_the_backup_and_leaves_no_archive(ap
     assert list(backups.iterdir()) == []  # neither an archive nor its work directory
 
 
+def test_a_backup_after_a_retention_purge_skips_the_deleted_files_and_restores(app, make_ticket, make_target,
+                                                                                tmp_path):
+    from helpdesk.retention import purge
+
+    fill(make_ticket)
+    closed = make_ticket(status=Status.CLOSED, subject="Verifikasi akun", received_at=RECEIVED_AT - timedelta(days=900))
+    ktp = store_blob(b"\xff\xd8 scan KTP", content_type="image/jpeg")
+    tickets.attach(closed, None, blob=ktp, filename="ktp.jpg", content_type="image/jpeg")
+    shared = db.session.scalar(select(Attachment).where(Attachment.filename == "galat.png"))
+    tickets.attach(closed, None, blob=db.session.get(Blob, shared.blob_sha256), filename="ktp-galat.png",
+                   content_type="image/png")  # an identity document whose bytes an open ticket also holds
+    db.session.commit()
+    result = purge(now=RECEIVED_AT)
+    assert (result.attachments, result.files_deleted, result.files_kept) == (2, 1, 1)
+    assert not blob_path(ktp.sha256).exists()
+
+    archive = create_backup(tmp_path / "setelah-retensi.tar.gz").path
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile(tar.next()))
+    assert ktp.sha256 not in manifest["blobs"] and shared.blob_sha256 in manifest["blobs"]
+    assert manifest["counts"]["blobs"] == 3  # the purged blob's row travels, marked; its file does not
+
+    target = make_target()
+    with target.app_context():
+        restore_backup(archive)
+        rows = {a.filename: a for a in db.session.scalars(select(Attachment))}
+        assert rows["ktp.jpg"].purged_at is not None and rows["ktp-galat.png"].purged_at is not None
+        assert rows["galat.png"].purged_at is None and read_blob(rows["galat.png"].blob_sha256)
+        assert db.session.get(Blob, ktp.sha256).purged_at is not None
+        assert not blob_path(ktp.sha256).exists()
+        # The restored instance purges on: nothing is left to purge, and a second backup works too.
+        assert purge(now=RECEIVED_AT).tickets == []
+        assert create_backup(tmp_path / "lagi.tar.gz").path.is_file()
+
+
 # -- damaged archives (SQLite: the checks are the same for both backends) -------------------------------------
 
 def rewrite(archive: Path, out: Path, change: Callable[[str, bytes], bytes | None], *,

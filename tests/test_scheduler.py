@@ -48,7 +48,7 @@ from .servers.smtp import refuse_other_hosts
 
 HELPDESK = Path(sys.executable).parent / "helpdesk"
 TTL = timedelta(seconds=60)
-ALWAYS_ON = ("outbox-webhook", "sla-sweep", "escalation-reminders", "auto-close", "daily-report")
+ALWAYS_ON = ("outbox-webhook", "sla-sweep", "escalation-reminders", "auto-close", "daily-report", "retention")
 NEED_A_SERVER = {"mail-poll": "HELPDESK_IMAP_HOST", "outbox-email": "HELPDESK_SMTP_HOST",
                  "outbox-sms": "HELPDESK_TWILIO_ACCOUNT_SID", "outbox-whatsapp": "HELPDESK_TWILIO_ACCOUNT_SID",
                  "outbox-voice": "HELPDESK_TWILIO_ACCOUNT_SID"}

@@ -17,6 +17,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
+from ..errors import ValidationError as ServiceValidationError
+from ..requesters import normalise_nik, normalise_npwp, normalise_user_id
 from ..states import STATUS_LABELS
 from ..vocab import Application, Level, ProblemKind, SpseRole, StaffRole, TicketType, Urgency, choices
 
@@ -148,6 +150,29 @@ class ClassificationForm(FlaskForm):
                 "ticket_type": self.ticket_type.data or None, "is_technical": technical,
                 "kind": self.kind.data or None, "urgency": self.urgency.data or None,
                 "impact": self.impact.data or None, "priority": self.priority.data or None}
+
+
+def _checked_by(normalise):
+    """A WTForms validator from a requesters.normalise_* function: its refusal becomes the field's error."""
+    def check(form, field) -> None:
+        try:
+            normalise(field.data)
+        except ServiceValidationError as exc:
+            raise ValidationError(str(exc)) from None
+    return check
+
+
+class IdentityForm(FlaskForm):
+    """The requester's identity numbers, on the ticket page of an officer who may see them whole."""
+
+    npwp = StringField(_l("NPWP"), validators=[Optional(), Length(max=40), _checked_by(normalise_npwp)],
+                       render_kw={"placeholder": "01.234.567.8-901.000", "inputmode": "numeric",
+                                  "autocomplete": "off"})
+    nik = StringField(_l("NIK"), validators=[Optional(), Length(max=40), _checked_by(normalise_nik)],
+                      render_kw={"placeholder": "3201234567890001", "inputmode": "numeric", "autocomplete": "off"})
+    spse_user_id = StringField(_l("SPSE User ID"), validators=[Optional(), Length(max=100),
+                                                                _checked_by(normalise_user_id)])
+    submit = SubmitField(_l("Save identity"))
 
 
 class StaffForm(FlaskForm):

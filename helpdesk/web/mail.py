@@ -325,6 +325,10 @@ def quarantine():
 def quarantine_raw(inbound_id: int):
     """The raw message exactly as received, as a file."""
     row = _inbound_or_404(inbound_id)
+    if row.raw_purged_at is not None:  # deleted under the retention schedule
+        from .tickets import gone
+
+        return gone(f"inbound-{row.id}.eml", row.raw_purged_at, current_user.office)
     audit.record_view("inbound_email.raw_viewed", target=row)
     return send_file(io.BytesIO(read_blob(row.raw_sha256)), mimetype="message/rfc822", as_attachment=True,
                      download_name=f"inbound-{row.id}.eml")

@@ -3,25 +3,27 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from escalation.sla import SLA_LABELS, sla_state
 from faq.suggestions import staff_suggestions
 
-from .. import escalations, tickets
+from .. import audit, escalations, requesters, retention, tickets
 from ..blobs import blob_path, read_blob
 from ..calendars import calendar_for
 from ..errors import HelpdeskError, InvalidTransition, UnknownTicket
 from ..extensions import db
-from ..models import Attachment, Escalation, Staff, Ticket, TicketEvent
+from ..models import Attachment, Blob, Escalation, Staff, Ticket, TicketEvent
 from ..outbox import TEXT_CHANNELS
+from ..privacy import can_see_identity, mask_number
 from ..requesters import count_tickets, earlier_tickets, is_mobile
 from ..staff import office_staff
 from ..states import Status, allowed_moves
 from ..timeutil import utcnow
 from .escalations import internal_form, lkpp_form, panel_context
 from .flashes import flash_refused_move
-from .forms import AssignForm, ClassificationForm, NoteForm, ReplyForm, StatusForm, options
+from .forms import AssignForm, ClassificationForm, IdentityForm, NoteForm, ReplyForm, StatusForm, options
 from .mail import event_html_urls, rewrite_cid_urls, timeline_context
 
 # The email HTML view: sanitised at intake, and still given nothing to run, nowhere to send a form, no base URL.
@@ -29,6 +31,18 @@ EMAIL_HTML_CSP = ("default-src 'none'; img-src 'self' data:; style-src 'unsafe-i
                   "base-uri 'none'")
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
+
+IDENTITY_FIELD_LABELS = {"npwp": "NPWP", "nik": "NIK", "spse_user_id": _l("SPSE User ID")}
+
+
+def identity_field_labels(fields) -> str:
+    """"NPWP, NIK": the identity fields an event names, for people."""
+    return ", ".join(str(IDENTITY_FIELD_LABELS.get(name, name)) for name in fields or ())
+
+
+@bp.record_once
+def _register_template_helpers(state) -> None:
+    state.app.jinja_env.globals.update(identity_field_labels=identity_field_labels)
 
 
 def _ticket_or_404(ref: str) -> Ticket:
@@ -88,6 +102,39 @@ def _classification_form(ticket: Ticket, **kwargs) -> ClassificationForm:
     return form
 
 
+def _identity_form(ticket: Ticket, **kwargs) -> IdentityForm | None:
+    """The requester's identity numbers, for an officer who may see them whole; None for everyone else (the
+    form's fields would carry the numbers whole)."""
+    if not can_see_identity(current_user):
+        return None
+    if kwargs.get("formdata", True) is not None:
+        return IdentityForm(prefix="identity", **kwargs)
+    return IdentityForm(prefix="identity", obj=ticket.requester, **kwargs)
+
+
+def identity_shown(ticket: Ticket) -> dict:
+    """The requester's NPWP and NIK as the signed-in officer may see them (whole, or the last four digits), and
+    which of them are shown whole (``whole``: the fields a view must put in the audit log)."""
+    requester = ticket.requester
+    visible = can_see_identity(current_user)
+    values = {"npwp": requester.npwp or "", "nik": requester.nik or ""}
+    return {"visible": visible, "user_id": requester.spse_user_id or "",
+            **{name: value if visible else mask_number(value) for name, value in values.items()},
+            "whole": [name for name, value in values.items() if value and visible]}
+
+
+def record_identity_view(ticket: Ticket, shown: dict) -> None:
+    """One ``personal_data.viewed`` audit line when a page showed identity numbers whole (commits it)."""
+    if shown["whole"]:
+        audit.record_view("personal_data.viewed", target=ticket, fields=shown["whole"],
+                          requester_id=ticket.requester_id, page=request.endpoint)
+
+
+def gone(filename: str, purged_at, office) -> tuple[str, int]:
+    """The 410 page of a file deleted under the retention schedule (an attachment, a raw email)."""
+    return render_template("web/tickets/gone.html", filename=filename, purged_at=purged_at, office=office), 410
+
+
 def _page_forms(ticket: Ticket, submitted: dict) -> dict:
     """Every form of the page: the submitted one as posted, the others showing the ticket."""
     builders = {
@@ -98,6 +145,7 @@ def _page_forms(ticket: Ticket, submitted: dict) -> dict:
         "escalate_form": lambda: internal_form(ticket, formdata=None),
         "lkpp_form": lambda: lkpp_form(ticket, formdata=None),
         "classification_form": lambda: _classification_form(ticket, formdata=None),
+        "identity_form": lambda: _identity_form(ticket, formdata=None),
     }
     return {name: submitted.get(name) or build() for name, build in builders.items()}
 
@@ -110,13 +158,16 @@ def _render(ticket: Ticket, status_code: int = 200, **forms):
                       calendar=calendar)
     left = calendar.working_seconds(now, ticket.follow_up_due_at) if ticket.first_follow_up_at is None else None
     attachments = db.session.scalars(db.select(Attachment).where(Attachment.ticket_id == ticket.id)).all()
-    return render_template(
+    identity = identity_shown(ticket)
+    page = render_template(
         "web/tickets/show.html", ticket=ticket, office=ticket.office, sla=state, sla_label=SLA_LABELS[state],
         left=left, earlier=earlier_tickets(ticket.requester, limit=10, exclude_id=ticket.id),
-        requester_total=count_tickets(ticket.requester), attachments=attachments,
+        requester_total=count_tickets(ticket.requester), attachments=attachments, identity=identity,
         faq_suggestions=_faq_suggestions(ticket), **timeline_context(ticket, attachments), **all_forms,
         **panel_context(ticket),
-    ), status_code
+    )
+    record_identity_view(ticket, identity)
+    return page, status_code
 
 
 def _faq_suggestions(ticket: Ticket) -> list:
@@ -247,16 +298,66 @@ def classify(ref: str):
                 _("Classification saved."), "classification_form")
 
 
-@bp.get("/<ref>/attachments/<int:attachment_id>")
+@bp.post("/<ref>/identity")
 @login_required
-def attachment(ref: str, attachment_id: int):
-    """Download an attachment, byte-exact, as a file (never rendered inline)."""
+def identity(ref: str):
+    """Set the requester's NPWP, NIK and SPSE User ID (officers who may see them whole only)."""
     ticket = _ticket_or_404(ref)
+    if not can_see_identity(current_user):
+        abort(403)
+    form = _identity_form(ticket)
+    return _act(ticket, form, lambda: requesters.set_identity(
+        ticket, actor=current_user, npwp=form.npwp.data, nik=form.nik.data, spse_user_id=form.spse_user_id.data),
+        _("Identity saved."), "identity_form")
+
+
+def _attachment_or_404(ticket: Ticket, attachment_id: int) -> Attachment:
     item = db.session.get(Attachment, attachment_id)
     if item is None or item.ticket_id != ticket.id:
         abort(404)
+    return item
+
+
+@bp.get("/<ref>/attachments/<int:attachment_id>")
+@login_required
+def attachment(ref: str, attachment_id: int):
+    """Download an attachment, byte-exact, as a file (never rendered inline); each download is in the audit log.
+
+    410 for a file deleted under the retention schedule; an identity document only for officers who may see
+    identity numbers whole.
+    """
+    ticket = _ticket_or_404(ref)
+    item = _attachment_or_404(ticket, attachment_id)
+    if item.purged_at is not None:
+        return gone(item.filename, item.purged_at, ticket.office)
+    if item.identity_document and not can_see_identity(current_user):
+        abort(403)
+    audit.record_view("attachment.downloaded", target=ticket, attachment_id=item.id,
+                      identity_document=bool(item.identity_document))
     return send_file(blob_path(item.blob_sha256), mimetype=item.content_type, as_attachment=True,
                      download_name=item.filename)
+
+
+@bp.post("/<ref>/attachments/<int:attachment_id>/identity")
+@login_required
+def mark_identity_document(ref: str, attachment_id: int):
+    """Mark an attachment as an identity document (purged under the retention schedule), or take the mark off."""
+    ticket = _ticket_or_404(ref)
+    item = _attachment_or_404(ticket, attachment_id)
+    wanted = request.form.get("identity_document")
+    if wanted not in ("1", "0"):
+        abort(400)
+    try:
+        event = retention.mark_identity_document(item, wanted == "1", actor=current_user)
+        db.session.commit()
+    except HelpdeskError as exc:
+        db.session.rollback()
+        flash(_("Not saved: %(reason)s", reason=str(exc)), "danger")
+        return redirect(url_for(".show", ref=ticket.ref))
+    if event is not None:
+        flash(_("%(name)s is marked as an identity document.", name=item.filename) if wanted == "1" else
+              _("%(name)s is no longer marked as an identity document.", name=item.filename), "success")
+    return redirect(url_for(".show", ref=ticket.ref))
 
 
 @bp.post("/<ref>/clear-flag")
@@ -284,6 +385,9 @@ def event_html(ref: str, event_id: int):
     event = db.session.get(TicketEvent, event_id)
     if event is None or event.ticket_id != ticket.id or not (event.data or {}).get("html_sha256"):
         abort(404)
+    blob = db.session.get(Blob, event.data["html_sha256"])
+    if blob is not None and blob.purged_at is not None:
+        return gone(_("The email's HTML"), blob.purged_at, ticket.office)
     html = read_blob(event.data["html_sha256"]).decode("utf-8", errors="replace")
     # Sanitised when the email was taken, and confined by the CSP below: shown as it is, on purpose.
     response = Response(rewrite_cid_urls(html, event_html_urls(ticket, event)), mimetype="text/html")

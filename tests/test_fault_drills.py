@@ -396,7 +396,7 @@ def test_drill_database_restarted_during_intake(pg_mail_app, pg_cluster, dovecot
     # ... and a page asked for while the database was down said so, instead of a bare 500.
     if (outage_status != 503 or "Internal Server Error" in outage_page or "Traceback" in outage_page
             or not any(words in outage_page for words in ("cannot reach its database",
-                                                           "tidak dapat menghubungi basis data"))):
+                                                           "tidak dapat terhubung ke basis data"))):
         problems.append(f"a staff page during the database outage answered {outage_status}: "
                         f"{text_of(outage_page)[:160]!r}")
     assert not problems, "\n".join(problems)

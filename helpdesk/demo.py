@@ -26,7 +26,7 @@ from . import settings, tickets
 from .calendars import calendar_for, forget_calendars
 from .extensions import db
 from .models import DEFAULT_OFFICE_HOURS, CallLog, Office, Requester, Staff, Ticket, WalkinVisit, count_rows
-from .requesters import find_or_create_requester
+from .requesters import find_or_create_requester, normalise_nik, normalise_npwp, normalise_user_id
 from .staff import create_staff
 from .states import Status
 from .timeutil import as_utc, utcnow
@@ -94,6 +94,13 @@ REQUESTERS: Final = [
      "0812-6655-4433"),
     ("Yusuf Maulana", "Lembaga Swadaya Masyarakat Pantau Anggaran", SpseRole.PUBLIK, "yusuf.maulana@example.com",
      "0857-9911-2244"),
+]
+
+# NPWP, NIK and SPSE User ID of the first suppliers above (made up; the NIKs are well-formed, not real).
+IDENTITIES: Final = [
+    ("01.234.567.8-901.000", "3201011505800003", "cvkaryamandiri"),
+    ("02.345.678.9-012.000", None, "sinarjayaabadi"),
+    ("03.456.789.0-123.000", None, "bangunpersada"),
 ]
 
 # How many tickets come through each channel (60 in all).
@@ -443,6 +450,9 @@ def fill_demo(*, now: datetime | None = None) -> str:
     staff, kept_admin = _staff(office)
     requesters = [find_or_create_requester(name=name, organization=org, spse_role=role, email=email, phone=phone)
                   for name, org, role, email, phone in REQUESTERS]
+    for requester, (npwp, nik, user_id) in zip(requesters, IDENTITIES):  # what suppliers give for LKPP escalations
+        requester.npwp, requester.nik = normalise_npwp(npwp), normalise_nik(nik)
+        requester.spse_user_id = normalise_user_id(user_id)
     calendar = calendar_for(office)
     planner = _Planner(calendar=calendar, now=now, rng=rng, staff=staff,
                        working_days=int(settings.get_setting("sla.follow_up_working_days")))

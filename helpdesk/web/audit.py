@@ -12,10 +12,13 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, abort, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
 from .. import audit
 from ..audit import ACTIONS, AuditFilter
 from ..errors import ValidationError
+from ..extensions import db
+from ..models import Ticket
 from ..timeutil import utcnow
 from .access import roles_required
 
@@ -96,14 +99,23 @@ def index():
                                           limit=PAGE_SIZE + 1)
     lines, more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
     args = _query_args()
+    ticket_ids = {int(line.target_id) for line in lines
+                  if line.target_type == "ticket" and (line.target_id or "").isdigit()}
+    refs = dict(db.session.execute(select(Ticket.id, Ticket.ref).where(Ticket.id.in_(ticket_ids))).all()) \
+        if ticket_ids else {}
     page = render_template(
         "web/admin/audit.html", lines=lines, error=error, args=args, actions=ACTIONS, groups=ACTION_GROUPS,
+        ticket_refs={str(key): value for key, value in refs.items()}, ref_example=_ref_example(),
         tz=current_user.office.timezone, csv_url=url_for(".export", **args),
         first_url=url_for(".index", **args) if before else None,
         next_url=url_for(".index", before=lines[-1].id, **args) if more else None)
     response = make_response(page, 400 if error else 200)
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def _ref_example() -> str:
+    return f"{current_user.office.ticket_prefix}-{date.today().year}-000012"
 
 
 @bp.get("/export.csv")

@@ -60,7 +60,8 @@ class DeliveryReport:
 
 def deliver_due(send: Callable[[OutboxMessage], None], *, channel: str = "email", now: datetime | None = None,
                 limit: int = 100) -> DeliveryReport:
-    """Deliver up to ``limit`` due messages of ``channel``, oldest first, through ``send``. Commits per message.
+    """Deliver up to ``limit`` due messages of ``channel`` (see ``due_messages`` for the order) through ``send``.
+    Commits per message.
 
     ``send(message)`` delivers one message or raises: TemporaryDeliveryError (retried with backoff until
     OUTBOX_MAX_ATTEMPTS), PermanentDeliveryError (failed now), anything else is logged with its traceback and
@@ -89,12 +90,16 @@ def deliver_due(send: Callable[[OutboxMessage], None], *, channel: str = "email"
 
 
 def due_messages(channel: str, *, now: datetime, limit: int = 100) -> list[int]:
-    """Ids of the messages of ``channel`` due at ``now``: queued and due, or claimed with an expired lease."""
+    """Ids of the messages of ``channel`` due at ``now``: queued and due, or claimed with an expired lease.
+
+    Messages written by people (officers' replies, staff notices) go before automatic ones (acknowledgements,
+    pending and FAQ notices), each oldest first: a burst of acknowledgements never holds an officer's answer back.
+    """
     return list(db.session.scalars(
         select(OutboxMessage.id)
         .where(OutboxMessage.channel == channel, OutboxMessage.status.in_(("queued", "sending")),
                OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+        .order_by(OutboxMessage.automatic, OutboxMessage.created_at, OutboxMessage.id)
         .limit(limit)))
 
 

@@ -115,6 +115,18 @@ def test_due_replies_are_delivered_once_each_over_smtp(app, smtp, sender, queue_
     assert len(smtp.received) == 2
 
 
+def test_an_officers_reply_goes_before_a_burst_of_automatic_mail(app, smtp, sender, queue_reply):
+    automatic = [queue_reply() for _ in range(3)]
+    for message in automatic:
+        message.automatic = True
+    reply = queue_reply()
+    db.session.commit()
+    assert deliver_due(sender, limit=1) == DeliveryReport(sent=1)
+    assert reload(reply).status == "sent" and [reload(m).status for m in automatic] == ["queued"] * 3
+    assert deliver_due(sender, limit=1) == DeliveryReport(sent=1)
+    assert reload(automatic[0]).status == "sent"  # then the automatic ones, oldest first
+
+
 def test_smtp_down_keeps_the_message_and_a_later_run_delivers_it_once(app, smtp, sender, queue_reply):
     message = queue_reply()
     smtp.stop()

@@ -217,7 +217,9 @@ def _record_end(lock: _Lock, held: HeldLock, *, status: str, error: str | None) 
     except Exception as exc:
         # The lock's connection may have died with a database restart during the run; a fresh connection records
         # the outcome once the database is back (the lease check still leaves another process's row alone).
-        log.warning("job %s: recording the end of its run failed (%s); trying a new connection", held.name, exc)
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+        log.warning("job %s: recording the end of its run failed (%s: %s); trying a new connection", held.name,
+                    type(exc).__name__, reason)
         try:
             with db.engine.begin() as connection:
                 result = connection.execute(statement)

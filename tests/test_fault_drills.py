@@ -32,7 +32,6 @@ import pwd
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -67,6 +66,7 @@ from helpdesk.staff import create_staff
 from helpdesk.timeutil import utcnow
 
 from .conftest import PASSWORD, _config, _migrate
+from .servers.processes import free_port
 
 WIB = timezone(timedelta(hours=7))
 # A working morning in the past (Dovecot keeps the server time for a future INTERNALDATE).
@@ -190,12 +190,6 @@ def job_row(html: str, name: str) -> str:
 
 # -- 1. the database restarted during intake ------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class PrivateCluster:
     """A throwaway PostgreSQL cluster (initdb in a temp directory, pg_ctl on a free loopback port).
 
@@ -213,7 +207,7 @@ class PrivateCluster:
         self.base = Path(tempfile.mkdtemp(prefix="helpdesk-pg-drill-"))
         self.data = self.base / "data"
         self.log = self.base / "postgres.log"
-        self.port = _free_port()
+        self.port = free_port()
         self.run_as: list[str] = []
         if os.geteuid() == 0:
             try:

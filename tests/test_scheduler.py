@@ -8,10 +8,8 @@ admin page, and two real ``helpdesk worker`` processes on PostgreSQL that take t
 from __future__ import annotations
 
 import itertools
-import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -44,6 +42,7 @@ from helpdesk.scheduler import (
 )
 from helpdesk.timeutil import utcnow
 
+from .servers.processes import clean_env, free_port
 from .servers.smtp import refuse_other_hosts
 
 HELPDESK = Path(sys.executable).parent / "helpdesk"
@@ -58,21 +57,6 @@ def record(name: str) -> JobRun | None:
     """The job's ``job_run`` row as the database has it now."""
     db.session.rollback()
     return db.session.scalar(select(JobRun).where(JobRun.name == name).execution_options(populate_existing=True))
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without any HELPDESK_* setting or DATABASE_URL, plus ``extra``."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("HELPDESK_") and key not in ("DATABASE_URL", "FLASK_APP")}
-    env.update(extra)
-    return env
 
 
 # -- the lock ---------------------------------------------------------------------------------------------

@@ -331,9 +331,11 @@ def test_the_page_draws_four_panels_with_charts_and_tables(client, login, make_s
     now = utcnow()
     for k, channel in enumerate(("phone", "phone", "email", "walkin")):
         make_ticket(channel=channel, received_at=now - timedelta(hours=2 + k))
-    old = make_ticket(channel="phone", received_at=now - timedelta(days=3))
+    # Ten days back: its follow-up deadline has fallen whatever the hour and weekday the suite runs on (three
+    # days back, from a Sunday evening, the deadline was still to come and the follow-ups panel was empty).
+    old = make_ticket(channel="phone", received_at=now - timedelta(days=10))
     escalations.escalate_to_lkpp(old, actor=officer, channel="tts", reason="Perlu LKPP",
-                                 at=now - timedelta(days=2))
+                                 at=now - timedelta(days=9))
     db.session.commit()
     login(client, make_staff(role="kepala"))
 

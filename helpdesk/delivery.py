@@ -69,6 +69,19 @@ def deliver_due(send: Callable[[OutboxMessage], None], *, channel: str = "email"
     ``now`` is the job's clock (tests pass it); by default the current time. Needs an app context.
     """
     started = as_utc(now) if now is not None else utcnow()
+    try:
+        report = _deliver_batch(send, channel=channel, started=started, now=now, limit=limit)
+    finally:
+        close = getattr(send, "close", None)  # a sender that keeps a connection for the run (SMTP)
+        if close is not None:
+            close()
+    if report.sent or report.retried or report.failed:
+        log.info("outbox %s: %d sent, %d to retry, %d failed", channel, report.sent, report.retried, report.failed)
+    return report
+
+
+def _deliver_batch(send: Callable[[OutboxMessage], None], *, channel: str, started: datetime,
+                   now: datetime | None, limit: int) -> DeliveryReport:
     report = DeliveryReport()
     for message_id in due_messages(channel, now=started, limit=limit):
         at = started if now is not None else utcnow()
@@ -84,8 +97,6 @@ def deliver_due(send: Callable[[OutboxMessage], None], *, channel: str = "email"
             continue
         if outcome is not None:
             setattr(report, outcome, getattr(report, outcome) + 1)
-    if report.sent or report.retried or report.failed:
-        log.info("outbox %s: %d sent, %d to retry, %d failed", channel, report.sent, report.retried, report.failed)
     return report
 
 

@@ -127,6 +127,19 @@ def test_an_officers_reply_goes_before_a_burst_of_automatic_mail(app, smtp, send
     assert reload(automatic[0]).status == "sent"  # then the automatic ones, oldest first
 
 
+def test_a_run_sends_over_one_connection_and_reconnects_when_it_went_stale(app, smtp, sender, queue_reply):
+    first = [queue_reply() for _ in range(3)]
+    assert deliver_due(sender) == DeliveryReport(sent=3)
+    assert smtp.connections == 1 and sender.session.connection is None  # closed at the end of the run
+    # A kept connection the server dropped meanwhile: reopened once, the message is not counted as failed.
+    more = [queue_reply() for _ in range(2)]
+    sender.session.send(plain_mail())
+    sender.session.connection.sock.close()
+    assert deliver_due(sender) == DeliveryReport(sent=2)
+    assert all(reload(message).attempts == 1 for message in first + more)
+    assert len(smtp.received) == 6
+
+
 def test_smtp_down_keeps_the_message_and_a_later_run_delivers_it_once(app, smtp, sender, queue_reply):
     message = queue_reply()
     smtp.stop()
@@ -243,13 +256,14 @@ def test_two_workers_at_once_send_each_message_once(app, smtp, sender, make_tick
 
     def work(n: int) -> None:
         waited = False
+        own = make_sender(app.config)  # each worker its own sender (and SMTP connection), as each job run has
 
         def send_after_meeting(message: OutboxMessage) -> None:
             nonlocal waited
             if not waited:
                 waited = True
                 both_sending.wait(timeout=30)
-            sender(message)
+            own(message)
 
         try:
             with app.app_context():  # its own app context: its own session and connection

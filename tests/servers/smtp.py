@@ -39,6 +39,7 @@ class ReceivedMail:
     rcpt_tos: tuple[str, ...]
     data: bytes
     login: str | None = None
+    peer: tuple | None = None  # the client's (address, port): one per connection
 
     @property
     def message(self) -> EmailMessage:
@@ -74,7 +75,8 @@ class _Handler:
 
     async def handle_DATA(self, server, session, envelope) -> str:
         login = session.auth_data if isinstance(session.auth_data, str) else None
-        mail = ReceivedMail(envelope.mail_from, tuple(envelope.rcpt_tos), envelope.original_content, login)
+        mail = ReceivedMail(envelope.mail_from, tuple(envelope.rcpt_tos), envelope.original_content, login,
+                            tuple(session.peer) if session.peer else None)
         with self.server._lock:
             self.server._received.append(mail)
         return "250 2.0.0 OK queued"
@@ -111,6 +113,12 @@ class SmtpServer:
         """Every message accepted so far, in order (a copy)."""
         with self._lock:
             return list(self._received)
+
+    @property
+    def connections(self) -> int:
+        """How many client connections delivered the messages accepted so far."""
+        with self._lock:
+            return len({mail.peer for mail in self._received})
 
     @property
     def running(self) -> bool:

@@ -122,7 +122,7 @@ def _escalate_internal(ticket: Ticket, *, actor: Staff | None, reason: str, role
         data["role"] = role
         recipients = role_holders(ticket.office_id, role)
     data.update(requester_told=bool(requester_told), escalation_id=escalation.id)
-    event = tickets._record(ticket, "escalated", actor=actor, body=reason, at=at, data=data)
+    event = tickets.record_event(ticket, "escalated", actor=actor, body=reason, at=at, data=data)
     _notify(recipients, "staff-escalation", escalation, actor=actor, at=at)
     if requester_told:
         tickets._record_follow_up(ticket, at=at, how="escalation_notice", actor=actor)
@@ -197,11 +197,11 @@ def escalate_to_lkpp(ticket: Ticket, *, actor: Staff | None, channel: str, reaso
         data["outbox_id"] = message.id
     if recipient:
         data["to"] = recipient
-    event = tickets._record(ticket, "escalated", actor=actor, body=reason, at=at, data=data)
+    event = tickets.record_event(ticket, "escalated", actor=actor, body=reason, at=at, data=data)
     if message is not None:
         message.event_id = event.id
     if number is not None:
-        tickets._record(ticket, "lkpp_ref_recorded", actor=actor, at=at, data={
+        tickets.record_event(ticket, "lkpp_ref_recorded", actor=actor, at=at, data={
             "escalation_id": escalation.id, "number": number, "previous": None, "source": "officer"})
     tickets.pause_clock(ticket, "lkpp", at=at)
     if requester_told and _tell_requester(ticket, escalation, actor=actor, at=at):
@@ -270,7 +270,7 @@ def record_external_ref(escalation: Escalation, number: str, *, actor: Staff | N
     previous, escalation.external_ref = escalation.external_ref, number
     ticket = _ticket_of(escalation)
     log.info("%s: LKPP ticket number %s (%s)", ticket.ref, number, source)
-    return tickets._record(ticket, "lkpp_ref_recorded", actor=actor, at=as_utc(at) if at else utcnow(), data={
+    return tickets.record_event(ticket, "lkpp_ref_recorded", actor=actor, at=as_utc(at) if at else utcnow(), data={
         "escalation_id": escalation.id, "number": number, "previous": previous, "source": source})
 
 
@@ -293,7 +293,7 @@ def log_call(escalation: Escalation, *, officer: Staff, called_at: datetime, num
                           reference_given=reference_given, outcome=outcome, note=note, created_at=utcnow())
     db.session.add(call)
     db.session.flush()
-    tickets._record(_ticket_of(escalation), "lkpp_call_logged", actor=officer, body=note, at=called_at, data={
+    tickets.record_event(_ticket_of(escalation), "lkpp_call_logged", actor=officer, body=note, at=called_at, data={
         "escalation_id": escalation.id, "call_id": call.id, "number": number, "reference_given": reference_given,
         "outcome": outcome})
     return call
@@ -326,7 +326,7 @@ def record_answer(escalation: Escalation, *, body: str, via: str, at: datetime, 
     answer = body[:quoted_at].strip() if isinstance(quoted_at, int) and 0 < quoted_at < len(body) else body
     escalation.status, escalation.answer, escalation.answered_at = "answered", (answer or body)[:TEXT_MAX * 5], at
     escalation.next_reminder_at = None
-    event = tickets._record(ticket, "lkpp_answered", actor=actor, actor_label=None if actor else LKPP_LABEL,
+    event = tickets.record_event(ticket, "lkpp_answered", actor=actor, actor_label=None if actor else LKPP_LABEL,
                             body=body, at=at, data=data)
     tickets.resume_clock(ticket, at=at, reason="lkpp")
     for other in open_escalations(ticket):  # the escalations below wait no longer: their holders act on the answer
@@ -343,7 +343,7 @@ def record_lkpp_mail(escalation: Escalation, *, kind: str, body: str, at: dateti
                      data: dict[str, Any] | None = None) -> TicketEvent:
     """Keep an automatic mail from LKPP (an acknowledgement, an out-of-office) on the escalation's ticket as
     ``automatic_mail_received``: no status change, no answer, never a reply. Flushes, never commits."""
-    return tickets._record(_ticket_of(escalation), "automatic_mail_received", actor_label=LKPP_LABEL,
+    return tickets.record_event(_ticket_of(escalation), "automatic_mail_received", actor_label=LKPP_LABEL,
                            body=(body or "").strip(), at=as_utc(at),
                            data={"kind": kind, "lkpp": True, **(data or {}), "escalation_id": escalation.id})
 
@@ -357,7 +357,7 @@ def review_answer(escalation: Escalation, *, actor: Staff, at: datetime | None =
     ticket = _ticket_of(escalation)
     escalation.status, escalation.reviewed_at, escalation.closed_at = "closed", at, at
     escalation.reviewed_by_id = actor.id if actor else None
-    event = tickets._record(ticket, "lkpp_answer_reviewed", actor=actor, at=at,
+    event = tickets.record_event(ticket, "lkpp_answer_reviewed", actor=actor, at=at,
                             data={"escalation_id": escalation.id})
     if ticket.flag == "lkpp_answered" and not any(e.status == "answered" for e in open_escalations(ticket)):
         tickets.clear_flag(ticket, actor=actor, at=at)
@@ -402,7 +402,7 @@ def return_escalation(escalation: Escalation, *, actor: Staff | None, note: str,
             tickets._move(ticket, Status.OPEN, actor=actor, at=at, reason="escalation_returned")
     data.update(to_role=ticket.holder_role, to_officer=ticket.assignee_id,
                 to_officer_name=ticket.assignee.name if ticket.assignee else None)
-    event = tickets._record(ticket, "escalation_returned", actor=actor, body=note, at=at, data=data)
+    event = tickets.record_event(ticket, "escalation_returned", actor=actor, body=note, at=at, data=data)
     recipients = [s for s in ticket_holders(ticket) if actor is None or s.id != actor.id]
     _notify(recipients, "staff-escalation-returned", escalation, actor=actor, at=at, note=note)
     log.info("%s: escalation %s returned", ticket.ref, escalation.id)
@@ -433,7 +433,7 @@ def record_reminder(escalation: Escalation, *, at: datetime) -> TicketEvent:
     ticket = _ticket_of(escalation)
     at = as_utc(at)
     recipients = reminder_recipients(escalation)
-    event = tickets._record(ticket, "escalation_reminder", at=at, data={
+    event = tickets.record_event(ticket, "escalation_reminder", at=at, data={
         "escalation_id": escalation.id, "tier": escalation.tier, "reminders": escalation.reminders,
         "recipients": [staff.id for staff in recipients],
         "next_reminder_at": escalation.next_reminder_at.isoformat() if escalation.next_reminder_at else None})
@@ -519,7 +519,7 @@ def _tell_requester(ticket: Ticket, escalation: Escalation, *, actor: Staff | No
         channel = ticket.channel if ticket.channel in TEXT_CHANNELS else "sms"
         message = enqueue_text(channel=channel, to=requester.phone, template="escalation-notice", ticket=ticket,
                                automatic=True, created_at=at, escalation=escalation)
-        event = tickets._record(ticket, "text_queued", at=at, data={
+        event = tickets.record_event(ticket, "text_queued", at=at, data={
             "notice": "escalation", "channel": channel, "outbox_id": message.id, "to": message.recipient})
         message.event_id = event.id
     return True

@@ -227,7 +227,7 @@ def set_identity(ticket: Ticket, *, actor: Staff, npwp: str | None, nik: str | N
         return None
     for field in changed:
         setattr(requester, field, wanted[field])
-    event = tickets._record(ticket, "identity_changed", actor=actor, at=as_utc(at) if at else utcnow(),
+    event = tickets.record_event(ticket, "identity_changed", actor=actor, at=as_utc(at) if at else utcnow(),
                             data={"fields": changed, "requester_id": requester.id})
     audit.record("personal_data.changed", target=ticket, actor=actor, fields=changed, requester_id=requester.id)
     log.info("%s: requester %s identity changed (%s)", ticket.ref, requester.id, ", ".join(changed))

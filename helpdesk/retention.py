@@ -236,7 +236,7 @@ def _record_purge(ticket: Ticket, files: list, raws: list, *, months: int, scope
                   result: PurgeResult) -> None:
     """The ticket's ``retention_purged`` event and its ``retention.purged`` audit line."""
     names = [row.filename for row in files]
-    tickets._record(ticket, EVENT_KIND, at=now, data={
+    tickets.record_event(ticket, EVENT_KIND, at=now, data={
         "attachments": [{"id": row.id, "filename": row.filename} for row in files],
         "inbound_email_ids": [row.id for row in raws], "raw_emails": len(raws), "months": months, "scope": scope})
     audit.record(AUDIT_ACTION, target=ticket, actor_label=audit.SYSTEM, ref=ticket.ref, attachments=len(files),
@@ -351,6 +351,6 @@ def mark_identity_document(attachment: Attachment, marked: bool, *, actor: Staff
     ticket = db.session.get(Ticket, attachment.ticket_id)
     kind = "identity_document_marked" if marked else "identity_document_unmarked"
     log.info("%s: attachment %s %s", ticket.ref, attachment.id, kind.replace("_", " "))
-    return tickets._record(ticket, kind, actor=actor, at=as_utc(at) if at else utcnow(),
+    return tickets.record_event(ticket, kind, actor=actor, at=as_utc(at) if at else utcnow(),
                            data={"attachment_id": attachment.id, "filename": attachment.filename})
 

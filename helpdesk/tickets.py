@@ -116,7 +116,7 @@ def open_ticket(*, office: Office, requester: Requester, channel: str, subject: 
     clocks.start(ticket)
     db.session.add(ticket)
     db.session.flush()
-    _record(ticket, "created", actor=actor, body=body, at=received_at,
+    record_event(ticket, "created", actor=actor, body=body, at=received_at,
             data={**(event_data or {}), "channel": channel, "follow_up_due_at": ticket.follow_up_due_at.isoformat(),
                   "calendar_version": calendar.version})
     log.info("%s opened via %s, follow-up due %s", ticket.ref, channel, ticket.follow_up_due_at.isoformat())
@@ -140,7 +140,7 @@ def add_message(ticket: Ticket, *, direction: str, body: str, actor: Staff | Non
     if ticket.status == Status.CLOSED:
         raise ValidationError(_l("%(ref)s is closed; a new message needs a new ticket.", ref=ticket.ref))
     if direction == "inbound":
-        event = _record(ticket, "message_received", body=body, at=at, actor_label=ticket.requester.name,
+        event = record_event(ticket, "message_received", body=body, at=at, actor_label=ticket.requester.name,
                         data={"via": via or ticket.channel, **(data or {})})
         ticket.search_text = (ticket.search_text + "\n" + body.lower())[:SEARCH_TEXT_MAX]
         if ticket.status in REOPENED_BY_REQUESTER:
@@ -170,7 +170,7 @@ def add_message(ticket: Ticket, *, direction: str, body: str, actor: Staff | Non
         message = enqueue_text(channel=via, to=ticket.requester.phone, template="staff-reply", ticket=ticket,
                                reply=body, officer=actor, signature=settings.get_setting("mail.signature"))
         data["outbox_id"] = message.id
-    event = _record(ticket, "replied", actor=actor, body=body, at=at, data=data)
+    event = record_event(ticket, "replied", actor=actor, body=body, at=at, data=data)
     if message is not None:
         message.event_id = event.id
     if ticket.status == Status.NEW:
@@ -184,7 +184,7 @@ def add_note(ticket: Ticket, *, body: str, actor: Staff, at: datetime | None = N
     body = (body or "").strip()
     if not body:
         raise ValidationError(_l("The note is empty."))
-    return _record(ticket, "note_added", actor=actor, body=body, at=as_utc(at) if at else utcnow())
+    return record_event(ticket, "note_added", actor=actor, body=body, at=as_utc(at) if at else utcnow())
 
 
 def change_status(ticket: Ticket, new: str, *, actor: Staff | None, note: str = "",
@@ -239,7 +239,7 @@ def assign(ticket: Ticket, assignee: Staff | None, *, actor: Staff | None,
     ticket.assignee = assignee
     ticket.assignee_id = assignee.id if assignee else None
     log.info("%s assigned to %s", ticket.ref, assignee.email if assignee else "nobody")
-    return _record(ticket, "assigned", actor=actor, at=as_utc(at) if at else utcnow(), data={
+    return record_event(ticket, "assigned", actor=actor, at=as_utc(at) if at else utcnow(), data={
         "from": previous.id if previous else None, "from_name": previous.name if previous else None,
         "to": assignee.id if assignee else None, "to_name": assignee.name if assignee else None})
 
@@ -276,7 +276,7 @@ def classify(ticket: Ticket, *, actor: Staff | None, at: datetime | None = None,
     data: dict[str, Any] = {"changes": diff}
     if {"ticket_type", "priority"} & diff.keys() and clocks.retarget(ticket):
         data["resolution_due_at"] = ticket.resolution_due_at.isoformat() if ticket.resolution_due_at else None
-    return _record(ticket, "classified", actor=actor, at=as_utc(at) if at else utcnow(), data=data)
+    return record_event(ticket, "classified", actor=actor, at=as_utc(at) if at else utcnow(), data=data)
 
 
 def record_consultation(ticket: Ticket, *, analysis: str, answer: str, outcome: str, officer: Staff,
@@ -295,7 +295,7 @@ def record_consultation(ticket: Ticket, *, analysis: str, answer: str, outcome: 
     if not (analysis or answer):
         raise ValidationError(_l("Write the analysis or the answer before initialling the form."))
     at = as_utc(at) if at else utcnow()
-    event = _record(ticket, "consultation_recorded", actor=officer, body=answer, at=at, data={
+    event = record_event(ticket, "consultation_recorded", actor=officer, body=answer, at=at, data={
         "analysis": analysis, "answer": answer, "outcome": outcome, "service_type": service_type,
         "officer_id": officer.id, "officer_name": officer.name, "initialled_at": at.isoformat()})
     if answer:
@@ -335,7 +335,7 @@ def record_checklist(ticket: Ticket, *, service_type: str, items: dict[str, dict
             (e["key"], e["result"], e["note"]) for e in previous["items"]] == [
             (e["key"], e["result"], e["note"]) for e in stored]:
         return None
-    return _record(ticket, "checklist_recorded", actor=actor, at=at,
+    return record_event(ticket, "checklist_recorded", actor=actor, at=at,
                    data={"service_type": service_type, "items": stored})
 
 
@@ -346,7 +346,7 @@ def record_walkin_step(ticket: Ticket, step: str, *, actor: Staff, at: datetime 
     if step not in WALKIN_STEPS:
         raise ValueError(f"unknown walk-in step {step!r}")
     at = as_utc(at) if at else utcnow()
-    event = _record(ticket, step, actor=actor, at=at, data=data)
+    event = record_event(ticket, step, actor=actor, at=at, data=data)
     if step == "visitor_called" and ticket.status == Status.NEW:
         _move(ticket, Status.OPEN, actor=actor, at=at)
     return event
@@ -368,7 +368,7 @@ def record_automatic_mail(ticket: Ticket, *, kind: str, body: str, at: datetime,
 
     Unlike ``add_message`` it never changes the ticket's status. Flushes, never commits.
     """
-    return _record(ticket, "automatic_mail_received", body=(body or "").strip(), at=as_utc(at),
+    return record_event(ticket, "automatic_mail_received", body=(body or "").strip(), at=as_utc(at),
                    actor_label=ticket.requester.name, data={"kind": kind, **(data or {})})
 
 
@@ -416,14 +416,14 @@ def link(ticket: Ticket, other: Ticket, *, kind: str, at: datetime | None = None
     if kind not in LINK_KINDS:
         raise ValueError(f"unknown link kind {kind!r}")
     ticket.linked_ticket_id, ticket.link_kind = other.id, kind
-    return _record(ticket, "linked", at=as_utc(at) if at else utcnow(),
+    return record_event(ticket, "linked", at=as_utc(at) if at else utcnow(),
                    data={"kind": kind, "ticket_id": other.id, "ref": other.ref})
 
 
 def block_automatic_mail(ticket: Ticket, reason: str, *, detail: str = "", at: datetime | None = None) -> None:
     """Never send automatic notices on this ticket (its report came from a machine, a list...). Flushes."""
     ticket.auto_reply_block = reason[:200]
-    _record(ticket, "auto_reply_suppressed", at=as_utc(at) if at else utcnow(),
+    record_event(ticket, "auto_reply_suppressed", at=as_utc(at) if at else utcnow(),
             data={"notice": "acknowledgement", "reason": reason, "detail": detail[:300]})
 
 
@@ -438,12 +438,12 @@ def notify(ticket: Ticket, notice: str, *, at: datetime | None = None, headers: 
     reason = notices.block_reason(ticket, at=at)
     if reason is not None:
         if reason != "no_email":  # a phone or walk-in requester without email has nothing to suppress
-            _record(ticket, "auto_reply_suppressed", at=at, data={"notice": notice, "reason": reason})
+            record_event(ticket, "auto_reply_suppressed", at=at, data={"notice": notice, "reason": reason})
         return None
     message = enqueue_email(to=ticket.requester.email, template=notices.NOTICES[notice], ticket=ticket,
                             automatic=True, headers=headers, created_at=at,
                             signature=settings.get_setting("mail.signature"), **context)
-    event = _record(ticket, "auto_reply_queued", at=at, data={"notice": notice, "outbox_id": message.id})
+    event = record_event(ticket, "auto_reply_queued", at=at, data={"notice": notice, "outbox_id": message.id})
     message.event_id = event.id
     return message
 
@@ -462,7 +462,7 @@ def text_requester(ticket: Ticket, notice: str, *, channel: str | None = None,
         return None
     message = enqueue_text(channel=channel, to=ticket.requester.phone, template=notice, ticket=ticket,
                            automatic=True, created_at=at)
-    event = _record(ticket, "text_queued", at=at, data={"notice": notice, "channel": channel,
+    event = record_event(ticket, "text_queued", at=at, data={"notice": notice, "channel": channel,
                                                          "outbox_id": message.id, "to": message.recipient})
     message.event_id = event.id
     return message
@@ -475,7 +475,7 @@ def record_bounce(message: OutboxMessage, *, detail: str, at: datetime) -> Ticke
     if message.ticket_id is None:
         return None
     ticket = db.session.get(Ticket, message.ticket_id)
-    event = _record(ticket, "email_bounced", at=as_utc(at), data={
+    event = record_event(ticket, "email_bounced", at=as_utc(at), data={
         "outbox_id": message.id, "recipient": message.recipient, "detail": (detail or "")[:500]})
     flag(ticket, "bounce", at=at)
     return event
@@ -496,16 +496,16 @@ def record_delivery(message: OutboxMessage, *, outcome: str, error: str | None =
     data = {"outbox_id": message.id, "recipient": message.recipient, "template": message.template}
     if outcome == "failed":
         data["error"] = (error or "")[:500]
-        event = _record(ticket, "email_failed", at=at, data=data)
+        event = record_event(ticket, "email_failed", at=at, data=data)
         flag(ticket, "delivery_failed", at=at)
         return event
-    return _record(ticket, "email_sent", at=at, data=data)
+    return record_event(ticket, "email_sent", at=at, data=data)
 
 
 def flag(ticket: Ticket, reason: str, *, actor: Staff | None = None, at: datetime | None = None) -> TicketEvent:
     """Ask an officer to look at the ticket again (a bounce, a failed delivery...). Flushes, never commits."""
     ticket.flag = reason
-    return _record(ticket, "flagged", actor=actor, at=as_utc(at) if at else utcnow(), data={"flag": reason})
+    return record_event(ticket, "flagged", actor=actor, at=as_utc(at) if at else utcnow(), data={"flag": reason})
 
 
 def clear_flag(ticket: Ticket, *, actor: Staff | None, at: datetime | None = None) -> TicketEvent | None:
@@ -513,7 +513,7 @@ def clear_flag(ticket: Ticket, *, actor: Staff | None, at: datetime | None = Non
     if ticket.flag is None:
         return None
     previous, ticket.flag = ticket.flag, None
-    return _record(ticket, "flag_cleared", actor=actor, at=as_utc(at) if at else utcnow(), data={"flag": previous})
+    return record_event(ticket, "flag_cleared", actor=actor, at=as_utc(at) if at else utcnow(), data={"flag": previous})
 
 
 # -- automatic FAQ answers (issue 5) --------------------------------------------------------------------------
@@ -546,7 +546,7 @@ def record_faq_answer(ticket: Ticket, *, entry: FaqEntry, score: float, confiden
                             confirm_url=url + "?pilihan=ya", reject_url=url + "?pilihan=tidak",
                             signature=settings.get_setting("mail.signature"))
     answer.outbox_id = message.id
-    event = _record(ticket, "faq_answered", at=at, body=answer_text, data={
+    event = record_event(ticket, "faq_answered", at=at, body=answer_text, data={
         "key": entry.key, "entry_id": entry.id, "entry_version": entry.version, "question": entry.question,
         "score": round(float(score), 4), "confidence": round(float(confidence), 4), "outbox_id": message.id,
         "faq_answer_id": answer.id})
@@ -565,7 +565,7 @@ def confirm_faq_answer(answer: FaqAnswer, *, at: datetime | None = None) -> Tick
     """
     ticket, at = _undecided_faq_ticket(answer), as_utc(at) if at else utcnow()
     answer.outcome, answer.decided_at = "confirmed", at
-    event = _record(ticket, "faq_confirmed", at=at, actor_label=ticket.requester.name,
+    event = record_event(ticket, "faq_confirmed", at=at, actor_label=ticket.requester.name,
                     data={"faq_answer_id": answer.id, "entry_id": answer.entry_id})
     if ticket.status != Status.RESOLVED:
         _move(ticket, Status.RESOLVED, actor=None, at=at, reason="faq_confirmed",
@@ -583,7 +583,7 @@ def reject_faq_answer(answer: FaqAnswer, *, at: datetime | None = None) -> Ticke
     """
     ticket, at = _undecided_faq_ticket(answer), as_utc(at) if at else utcnow()
     answer.outcome, answer.decided_at = "rejected", at
-    event = _record(ticket, "faq_rejected", at=at, actor_label=ticket.requester.name,
+    event = record_event(ticket, "faq_rejected", at=at, actor_label=ticket.requester.name,
                     data={"faq_answer_id": answer.id, "entry_id": answer.entry_id})
     if ticket.status in REOPENED_BY_REQUESTER:
         _move(ticket, Status.OPEN, actor=None, at=at, reason="faq_rejected")
@@ -618,8 +618,10 @@ def _undecided_faq_ticket(answer: FaqAnswer) -> Ticket:
 
 # -- internals ----------------------------------------------------------------------------------------------
 
-def _record(ticket: Ticket, kind: str, *, actor: Staff | None = None, actor_label: str | None = None,
-            body: str = "", data: dict[str, Any] | None = None, at: datetime | None = None) -> TicketEvent:
+def record_event(ticket: Ticket, kind: str, *, actor: Staff | None = None, actor_label: str | None = None,
+                 body: str = "", data: dict[str, Any] | None = None, at: datetime | None = None) -> TicketEvent:
+    """Append one event to ``ticket`` (and touch its ``updated_at``): the ticket service's single writer of events,
+    for the domain modules (escalations, requesters, retention) whose verbs record on a ticket. Flushes."""
     event = TicketEvent(
         ticket_id=ticket.id, kind=kind, actor_id=actor.id if actor else None,
         actor_label=actor_label or (actor.name if actor else SYSTEM_LABEL), body=body, data=data or {},
@@ -646,7 +648,7 @@ def _move(ticket: Ticket, new: Status, *, actor: Staff | None, at: datetime, not
     data: dict[str, Any] = {"from": old, "to": new.value}
     if reason:
         data["reason"] = reason
-    event = _record(ticket, "status_changed", actor=actor, body=note.strip(), at=at, data=data)
+    event = record_event(ticket, "status_changed", actor=actor, body=note.strip(), at=at, data=data)
     _move_clock(ticket, old, new, at=at)
     return event
 
@@ -674,8 +676,8 @@ def pause_clock(ticket: Ticket, reason: str, *, at: datetime) -> TicketEvent | N
         return None
     closed = clocks.pause(ticket, reason, at=at)
     if closed is not None:
-        _record(ticket, "clock_resumed", at=at, data=closed)
-    return _record(ticket, "clock_paused", at=at, data={"for": reason})
+        record_event(ticket, "clock_resumed", at=at, data=closed)
+    return record_event(ticket, "clock_paused", at=at, data={"for": reason})
 
 
 def resume_clock(ticket: Ticket, *, at: datetime, reason: str | None = None) -> TicketEvent | None:
@@ -685,7 +687,7 @@ def resume_clock(ticket: Ticket, *, at: datetime, reason: str | None = None) -> 
     if resumed is None:
         return None
     data = {**resumed, "resolution_due_at": ticket.resolution_due_at.isoformat() if ticket.resolution_due_at else None}
-    return _record(ticket, "clock_resumed", at=as_utc(at), data=data)
+    return record_event(ticket, "clock_resumed", at=as_utc(at), data=data)
 
 
 def _record_follow_up(ticket: Ticket, *, at: datetime, how: str, actor: Staff | None) -> None:
@@ -694,7 +696,7 @@ def _record_follow_up(ticket: Ticket, *, at: datetime, how: str, actor: Staff | 
         return
     ticket.first_follow_up_at = at
     ticket.follow_up_met = at <= ticket.follow_up_due_at
-    _record(ticket, "followed_up", actor=actor, at=at, data={
+    record_event(ticket, "followed_up", actor=actor, at=at, data={
         "how": how, "met": ticket.follow_up_met, "due": ticket.follow_up_due_at.isoformat()})
 
 

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-HOST = "127.0.0.1"
+from .recording import HOST, RecordingServer
 
 
 @dataclass(frozen=True)
@@ -34,51 +32,21 @@ class RecordedRequest:
         return json.loads(self.body.decode("utf-8"))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_POST(self) -> None:  # http.server calls it by this name
-        length = int(self.headers.get("Content-Length") or 0)
-        recorded = RecordedRequest(self.command, self.path, self.rfile.read(length), dict(self.headers.items()))
-        status, payload = self.server.owner._answer(recorded)
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    owner: LkppGatewayServer
-
-
-class LkppGatewayServer:
+class LkppGatewayServer(RecordingServer):
     """The gateway stand-in on 127.0.0.1 and a free port; ``requests`` lists what it received."""
 
+    thread_name = "lkpp-gateway-stand-in"
+
     def __init__(self, *, first_number: int = 20260001) -> None:
-        self._lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
+        super().__init__()
         self._failures: list[int] = []
         self._payload: dict[str, Any] | None = None
         self._numbers = itertools.count(first_number)
-        self._server: _Server | None = None
-        self._port = 0
 
     @property
     def url(self) -> str:
         """The gateway's filing endpoint."""
         return f"http://{HOST}:{self._port}/api/tiket"
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, in order (a copy)."""
-        with self._lock:
-            return list(self._requests)
 
     def fail_next(self, status: int, *, times: int = 1) -> None:
         """Answer the next ``times`` requests with HTTP ``status``."""
@@ -90,23 +58,11 @@ class LkppGatewayServer:
         with self._lock:
             self._payload = payload
 
-    def start(self) -> None:
-        server = _Server((HOST, self._port), _Handler)
-        server.owner = self
-        self._server, self._port = server, server.server_address[1]
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="lkpp-gateway-stand-in",
-                         daemon=True).start()
-
-    def stop(self) -> None:
-        """Stop listening (the port is kept, so ``start`` brings the same URL back)."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def _recorded(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> RecordedRequest:
+        return RecordedRequest(method, path, body, headers)
 
     def _answer(self, recorded: RecordedRequest) -> tuple[int, dict[str, Any]]:
         with self._lock:
-            self._requests.append(recorded)
             failure = self._failures.pop(0) if self._failures else None
             payload = self._payload
         if failure is not None:

@@ -1,8 +1,8 @@
 """A stand-in for Twilio's REST API on a loopback port, recording every request it gets (DESIGN.md §8).
 
 ``TwilioApiServer`` answers ``POST /2010-04-01/Accounts/<sid>/Messages.json`` like Twilio does (201 with the new
-message's JSON: ``sid``, ``status``, ``to``, ``from``, ``body``...), and ``.../Calls.json`` (an outbound call). Each request is kept as a ``RecordedRequest``
-(method, path, form body, Authorization header). ``fail_next(status, code=..., message=...)`` makes the next
+message's JSON: ``sid``, ``status``, ``to``, ``from``, ``body``...), and ``.../Calls.json`` (an outbound call).
+Each request is kept as a ``RecordedRequest`` (method, path, form body, Authorization header). ``fail_next(status, code=..., message=...)`` makes the next
 requests answer an error instead (500 for an outage, 400 for a refused number), in Twilio's error JSON.
 
 The app reaches it through ``TWILIO_API_BASE_URL`` (``config()``), so the real ``twilio`` client builds and sends
@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import base64
 import itertools
-import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-HOST = "127.0.0.1"
+from .recording import HOST, RecordingServer
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "twilio-test-auth-token"
 
@@ -50,52 +47,19 @@ class RecordedRequest:
         return user, password
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_POST(self) -> None:  # http.server calls it by this name
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode("utf-8")
-        recorded = RecordedRequest(self.command, self.path, parse_qs(body, keep_blank_values=True),
-                                   self.headers.get("Authorization"), dict(self.headers.items()))
-        status, payload = self.server.owner._answer(recorded)
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    owner: TwilioApiServer
-
-
-class TwilioApiServer:
+class TwilioApiServer(RecordingServer):
     """The Messages API stand-in on 127.0.0.1 and a free port; ``requests`` lists what it received."""
 
+    thread_name = "twilio-api-stand-in"
+
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
+        super().__init__()
         self._failures: list[tuple[int, int, str]] = []
         self._numbers = itertools.count(1)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "the server is not started"
-        return f"http://{HOST}:{self._server.server_address[1]}"
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, in order (a copy)."""
-        with self._lock:
-            return list(self._requests)
+        return f"http://{HOST}:{self.port}"
 
     def config(self, **overrides: Any) -> dict[str, Any]:
         """The app's TWILIO_* settings for this stand-in."""
@@ -109,22 +73,12 @@ class TwilioApiServer:
         with self._lock:
             self._failures.extend([(status, code or status, message)] * times)
 
-    def start(self) -> None:
-        server = _Server((HOST, 0), _Handler)
-        server.owner = self
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="twilio-api-stand-in", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def _recorded(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> RecordedRequest:
+        return RecordedRequest(method, path, parse_qs(body.decode("utf-8"), keep_blank_values=True),
+                               headers.get("Authorization"), headers)
 
     def _answer(self, recorded: RecordedRequest) -> tuple[int, dict[str, Any]]:
         with self._lock:
-            self._requests.append(recorded)
             failure = self._failures.pop(0) if self._failures else None
         if failure is not None:
             status, code, message = failure

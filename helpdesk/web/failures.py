@@ -29,6 +29,8 @@ def init_app(app: Flask) -> None:
 def _database_error(error: DBAPIError):
     if error.connection_invalidated:
         return _database_unreachable(error)
+    # A handled exception class is not logged by Flask: keep the traceback of what is likely a bug.
+    log.error("database error", exc_info=error)
     return _internal_error(error)
 
 

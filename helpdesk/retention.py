@@ -34,9 +34,10 @@ from sqlalchemy import String, and_, cast, exists, false, not_, or_, select, upd
 
 from . import audit, settings, tickets
 from .blobs import blob_path, delete_purged_file
-from .errors import HelpdeskError, ValidationError
+from .errors import HelpdeskError, PermissionDenied, ValidationError
 from .extensions import db
 from .models import Attachment, Blob, InboundEmail, Office, OutboxMessage, Staff, Ticket, TicketEvent
+from .privacy import can_see_identity
 from .states import Status
 from .timeutil import as_utc, utcnow
 
@@ -341,10 +342,14 @@ def mark_identity_document(attachment: Attachment, marked: bool, *, actor: Staff
     """Mark (or unmark) an attachment as an identity document, so that retention purges it (or not).
 
     Records ``identity_document_marked`` / ``identity_document_unmarked`` on its ticket; None when it already
-    was as asked. Refused for a purged attachment. Flushes, never commits.
+    was as asked. Refused for a purged attachment, and unmarking for an officer who may not open identity documents.
+    Flushes, never commits.
     """
     if attachment.purged_at is not None:
         raise ValidationError(_l("This file was deleted under the retention schedule."))
+    if attachment.identity_document and not marked and not can_see_identity(actor):
+        # Taking the mark off would open the file to the very officer who may not open it.
+        raise PermissionDenied(_l("Only an officer who may see identity numbers can take this mark off."))
     if bool(attachment.identity_document) == bool(marked):
         return None
     attachment.identity_document = bool(marked)

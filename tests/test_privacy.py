@@ -270,6 +270,19 @@ def test_an_officer_marks_and_unmarks_an_identity_document(client, login, make_s
         ("identity_document_marked", officer.id, shot.id), ("identity_document_unmarked", officer.id, ktp.id)]
 
 
+def test_an_officer_who_may_not_open_it_cannot_take_the_mark_off(client, login, make_staff, ticket, files):
+    ktp, shot = files
+    login(client, make_staff(role="trainer"))
+    assert client.post(f"/tickets/{ticket.ref}/attachments/{ktp.id}/identity",
+                       data={"identity_document": "0"}).status_code == 302
+    assert client.post(f"/tickets/{ticket.ref}/attachments/{shot.id}/identity",
+                       data={"identity_document": "1"}).status_code == 302  # marking only protects more
+    db.session.expire_all()
+    assert db.session.get(Attachment, ktp.id).identity_document is True
+    assert db.session.get(Attachment, shot.id).identity_document is True
+    assert client.get(f"/tickets/{ticket.ref}/attachments/{ktp.id}").status_code == 403
+
+
 def test_marking_needs_the_csrf_token(client, login, app, make_staff, ticket, files):
     ktp, _shot = files
     officer = make_staff(role="helpdesk")
@@ -297,8 +310,8 @@ def test_the_kiosk_and_email_intake_mark_files_named_like_identity_documents(app
     visit = walkin.register_visit(walkin.ConsultationRequest(
         contact=Contact(name="Siti Rahma", organization="CV Maju Jaya", spse_role="penyedia",
                         phone="0812-3456-7890", email="siti@majujaya.example.co.id"),
-        description="Verifikasi akun penyedia.", application="spse", uploads=(walkin.Upload("KTP_depan.png", png, "image/png"),
-                                                          walkin.Upload("galat.png", png, "image/png"))),
+        description="Verifikasi akun penyedia.", application="spse",
+        uploads=(walkin.Upload("KTP_depan.png", png, "image/png"), walkin.Upload("galat.png", png, "image/png"))),
         office=office)
     message = EmailMessage()
     message["From"], message["To"] = "Budi <budi@penyedia.example.co.id>", "helpdesk@lpse-uji.example.go.id"

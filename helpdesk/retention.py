@@ -13,9 +13,9 @@ is left that is not purged: attachments (of any ticket), inbound emails' raw mes
 outbox message still waiting to go names are not purged until it has left. The blob row then gets ``purged_at``
 (backups skip it), and its file is deleted after the commit, tolerating a file already gone.
 
-Each purged ticket gets a ``retention_purged`` event and a ``retention.purged`` audit line by "system" (file names
-and counts, never contents). ``purge`` works through the due tickets in chunks, committing per chunk; running it
-again purges nothing more, and two runs at once share the work (rows are claimed by UPDATE ... RETURNING).
+Each purged ticket gets a ``retention_purged`` event and a ``retention.purged`` audit line (by "system", or by the
+admin who ran the job by hand; file names and counts, never contents). ``purge`` works through the due tickets in
+chunks, committing per chunk; running it again purges nothing more, and two runs at once share the work (rows are claimed by UPDATE ... RETURNING).
 
 Also here: marking an attachment as an identity document by hand (``mark_identity_document``).
 """
@@ -240,7 +240,7 @@ def _record_purge(ticket: Ticket, files: list, raws: list, *, months: int, scope
     tickets.record_event(ticket, EVENT_KIND, at=now, data={
         "attachments": [{"id": row.id, "filename": row.filename} for row in files],
         "inbound_email_ids": [row.id for row in raws], "raw_emails": len(raws), "months": months, "scope": scope})
-    audit.record(AUDIT_ACTION, target=ticket, actor_label=audit.SYSTEM, ref=ticket.ref, attachments=len(files),
+    audit.record(AUDIT_ACTION, target=ticket, ref=ticket.ref, attachments=len(files),
                  filenames=names, raw_emails=len(raws), months=months, scope=scope)
     result.tickets.append(PurgedTicket(ref=ticket.ref, attachments=tuple(names), raw_emails=len(raws)))
     result.attachments += len(files)

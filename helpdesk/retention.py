@@ -15,7 +15,8 @@ outbox message still waiting to go names are not purged until it has left. The b
 
 Each purged ticket gets a ``retention_purged`` event and a ``retention.purged`` audit line (by "system", or by the
 admin who ran the job by hand; file names and counts, never contents). ``purge`` works through the due tickets in
-chunks, committing per chunk; running it again purges nothing more, and two runs at once share the work (rows are claimed by UPDATE ... RETURNING).
+chunks, committing per chunk; running it again purges nothing more, and two runs at once share the work (rows are
+claimed by UPDATE ... RETURNING).
 
 Also here: marking an attachment as an identity document by hand (``mark_identity_document``).
 """
